@@ -12,6 +12,7 @@ if [ "$(id -u)" = 0 ] && have apt-get; then
   have sipp      || missing+=(sip-tester)
   have baresip   || missing+=(baresip-core)
   have linphonec || missing+=(linphone-cli)
+  have chromium  || missing+=(chromium)
   have pg_ctlcluster || missing+=(postgresql)
   have redis-server  || missing+=(redis-server)
   if [ ${#missing[@]} -gt 0 ]; then

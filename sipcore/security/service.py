@@ -1,0 +1,199 @@
+"""``SecurityService``: the gate, the shared counters and the ban policy working together.
+
+The gate decides per message from local state; this service does the rest, which needs the
+shared ``CounterStore``: it counts failed authentications per source address and per
+account, bans when the policy says so (a scanner's source at once), writes each ban to the
+store so every worker enforces it, reloads the store's bans into the gate (``refresh``; the
+worker calls it every second or so), lifts bans, and publishes ``security.*`` events.
+
+No asyncio here: the coroutines only await the store, and work the message hook cannot wait
+for (banning a scanner it just saw) is handed to the ``spawn`` callable the worker provides.
+A failing store (Redis down) is logged and never breaks SIP handling: the gate keeps
+enforcing the bans it already has.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from sipcore.events import EventSink
+from sipcore.message import Request, Response
+from sipcore.security.bans import Ban, BanReason, Subject, SubjectKind
+from sipcore.security.events import banned_event, unbanned_event
+from sipcore.security.gate import Decision, SecurityGate, Verdict
+from sipcore.security.outcomes import auth_outcome
+from sipcore.security.policy import BanPolicy
+from sipcore.security.store import CounterStore
+
+log = logging.getLogger(__name__)
+
+Spawn = Callable[[Coroutine[Any, Any, Any]], object]
+"""Runs a coroutine in the background (the worker's task set); its result is not used."""
+
+
+class SecurityService:
+    def __init__(
+        self,
+        *,
+        gate: SecurityGate,
+        store: CounterStore,
+        policy: BanPolicy,
+        events: EventSink,
+        spawn: Spawn,
+        worker_id: str = "",
+    ) -> None:
+        self.gate = gate
+        self.store = store
+        self.policy = policy
+        self.events = events
+        self.worker_id = worker_id
+        self._spawn = spawn
+        self._issued: dict[Subject, Ban] = {}
+        """Bans this worker made, to announce their expiry once (not once per worker)."""
+        self._saving: set[Subject] = set()
+        """Bans being written to the store, kept by ``refresh`` until the store has them."""
+
+    def screen(self, message: Request | Response, source: str, now: float) -> bool:
+        """The message hook: True to process ``message`` from ``source``, False to drop it."""
+        decision = self.gate.check(message, source, now)
+        if decision.verdict is Verdict.ALLOW:
+            return True
+        self._follow_up(decision, source, now)
+        return False
+
+    def _follow_up(self, decision: Decision, source: str, now: float) -> None:
+        if decision.event is not None:
+            self.events.publish(decision.event)
+        if decision.scanner is not None and self.policy.ban_scanners:
+            self._spawn(
+                self.ban(
+                    Subject.source(source), BanReason.SCANNER, now=now, detail=decision.scanner
+                )
+            )
+
+    def observe(self, request: Request, response: Response, source: str, now: float) -> None:
+        """The response hook: count the authentication outcome ``response`` carries for
+        ``request`` from ``source`` (see ``sipcore.security.outcomes``)."""
+        outcome = auth_outcome(request, response)
+        if outcome is None:
+            return
+        if outcome.failed:
+            self._spawn(self.auth_failed(source, outcome.account, now))
+        elif outcome.account is not None:
+            self._spawn(self.auth_succeeded(outcome.account))
+
+    async def auth_failed(self, source: str, account: Subject | None, now: float) -> list[Ban]:
+        """Count a failed authentication from ``source`` claiming ``account``; the bans it
+        caused (the source's, the account's, both or none)."""
+        policy = self.policy
+        made = []
+        counted = [] if self.gate.is_exempt(source) else [Subject.source(source)]
+        if account is not None:
+            counted.append(account)
+        try:
+            for subject in counted:
+                limit = (
+                    policy.max_source_failures
+                    if subject.kind is SubjectKind.SOURCE
+                    else policy.max_account_failures
+                )
+                count = await self.store.count_failure(
+                    subject, window=policy.failure_window, now=now
+                )
+                if count >= limit:
+                    await self.store.clear_failures(subject)
+                    detail = f"{count} failed authentications"
+                    made.append(
+                        await self.ban(subject, BanReason.AUTH_FAILURES, now=now, detail=detail)
+                    )
+        except Exception:
+            log.exception("counting a failed authentication from %s failed", source)
+        return made
+
+    async def auth_succeeded(self, account: Subject) -> None:
+        """The account proved its password: its earlier failures no longer count."""
+        try:
+            await self.store.clear_failures(account)
+        except Exception:
+            log.exception("clearing the failures of %s failed", account)
+
+    async def ban(
+        self,
+        subject: Subject,
+        reason: BanReason,
+        *,
+        now: float,
+        detail: str = "",
+        seconds: float | None = None,
+    ) -> Ban:
+        """Ban ``subject`` for the policy's length for its offence (or ``seconds``), here at
+        once and, through the store, on every worker. Publishes ``security.banned``."""
+        self._saving.add(subject)
+        try:
+            ban = await self._make_ban(subject, reason, now=now, detail=detail, seconds=seconds)
+        finally:
+            self._saving.discard(subject)
+        self.events.publish(banned_event(ban, worker_id=self.worker_id))
+        return ban
+
+    async def _make_ban(
+        self, subject: Subject, reason: BanReason, *, now: float, detail: str, seconds: float | None
+    ) -> Ban:
+        offence = 1
+        try:
+            offence = await self.store.count_offence(
+                subject, memory=self.policy.offence_memory, now=now
+            )
+        except Exception:
+            log.exception("counting the offences of %s failed", subject)
+        duration = self.policy.ban_duration(offence) if seconds is None else seconds
+        ban = Ban(
+            subject=subject,
+            since=now,
+            until=now + duration,
+            offence=offence,
+            reason=reason,
+            detail=detail,
+        )
+        self.gate.add_ban(ban)
+        self._issued[subject] = ban
+        try:
+            await self.store.save_ban(ban, now=now)
+        except Exception:
+            log.exception("storing the ban of %s failed; it holds on this worker only", subject)
+        return ban
+
+    async def lift(self, subject: Subject, *, now: float, by: str = "") -> Ban | None:
+        """End ``subject``'s ban at once; the ban lifted, None if there was none."""
+        lifted = await self.store.lift_ban(subject)
+        self.gate.remove_ban(subject)
+        self._issued.pop(subject, None)
+        if lifted is not None:
+            self.events.publish(
+                unbanned_event(subject, how="lifted", by=by, now=now, worker_id=self.worker_id)
+            )
+        return lifted
+
+    async def refresh(self, now: float) -> None:
+        """Load the store's bans into the gate and announce the expiry of the bans made here."""
+        try:
+            bans = await self.store.active_bans(now=now)
+        except Exception:
+            log.warning("could not read the shared bans; keeping the local ones", exc_info=True)
+            return
+        self.gate.replace_bans(bans, now)
+        current = {ban.subject for ban in bans}
+        for subject, ban in list(self._issued.items()):
+            if subject in self._saving:
+                self.gate.add_ban(ban)
+                continue
+            if subject in current:
+                continue
+            del self._issued[subject]
+            # Gone before its end means lifted, and the lifter announced it.
+            if not ban.active(now):
+                self.events.publish(
+                    unbanned_event(subject, how="expired", now=now, worker_id=self.worker_id)
+                )

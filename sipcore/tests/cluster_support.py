@@ -1,0 +1,42 @@
+"""The Redis database the cluster tests share: ``TEST_REDIS_URL`` with database 11, flushed.
+
+``TEST_REDIS_URL`` comes from scripts/test-env.sh; without it, or with Redis down, the tests
+skip with the reason (a failure under CI=true).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+CLUSTER_TEST_DATABASE = 11
+
+
+def cluster_redis_url() -> str:
+    url = os.environ.get("TEST_REDIS_URL", "")
+    if not url:
+        pytest.skip("TEST_REDIS_URL is not set: no test Redis (make test sets it when Redis runs)")
+    return urlunsplit(urlsplit(url)._replace(path=f"/{CLUSTER_TEST_DATABASE}"))
+
+
+@asynccontextmanager
+async def flushed_redis() -> AsyncIterator[Redis]:
+    """A client of the cluster tests' database, empty at the start and at the end."""
+    url = cluster_redis_url()
+    client = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        await client.flushdb()
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        pytest.skip(f"Redis at {url} is unreachable: {exc}")
+    try:
+        yield client
+    finally:
+        await client.flushdb()
+        await client.aclose()

@@ -1,0 +1,96 @@
+"""Client transactions: INVITE (§17.1.1, RFC 6026) and non-INVITE (§17.1.2)."""
+
+from __future__ import annotations
+
+from sipcore.errors import LocalProtocolError
+from sipcore.message import Request, Response
+from sipcore.transaction.actions import Action, SendMessage
+from sipcore.transaction.building import build_non_2xx_ack
+from sipcore.transaction.machine import Transaction, Trigger
+from sipcore.transaction.tables import Effect, Input
+from sipcore.transaction.timers import TimerConfig
+
+DEFAULT_CONFIG = TimerConfig()
+
+
+def response_input(status: int) -> Input:
+    """The table input for a response status from the network."""
+    if not isinstance(status, int) or not 100 <= status <= 699:
+        raise LocalProtocolError(f"response status out of range: {status!r}")
+    if status < 200:
+        return Input.RESPONSE_1XX
+    if status < 300:
+        return Input.RESPONSE_2XX
+    return Input.RESPONSE_300_699
+
+
+class ClientTransaction(Transaction):
+    """Sends one request and follows its responses; see ``create`` for the API.
+
+    Use: ``txn, actions = ClientTransaction.create(request, reliable=False, now=t)``,
+    then ``txn.receive(response, now)`` for each matching response,
+    ``txn.on_timer(now)`` at ``txn.next_deadline()``, and
+    ``txn.on_transport_error(now)`` if sending failed. Each returns the actions to
+    carry out; the last action of a finished transaction is ``Terminated``.
+    """
+
+    def __init__(self, request: Request, *, reliable: bool, config: TimerConfig) -> None:
+        super().__init__(request, reliable=reliable, config=config)
+        branch = request.top_via.branch
+        if not branch:
+            raise LocalProtocolError("a client transaction needs a top Via branch")
+        self.branch = branch
+        """The top Via branch of our request: the transaction's identity (§17.1.3)."""
+
+    @classmethod
+    def create(
+        cls,
+        request: Request,
+        *,
+        reliable: bool,
+        now: float,
+        config: TimerConfig = DEFAULT_CONFIG,
+    ) -> tuple[ClientTransaction, list[Action]]:
+        """Start a client transaction for ``request`` (which must carry a Via branch).
+
+        The first action sends the request. ACK never gets a transaction (§17.1.1.3).
+        """
+        if request.method == "ACK":
+            raise LocalProtocolError("ACK is sent without a client transaction")
+        kind = InviteClientTransaction if request.method == "INVITE" else NonInviteClientTransaction
+        txn = kind(request, reliable=reliable, config=config)
+        return txn, txn._start(now, None)
+
+    def receive(self, response: Response, now: float) -> list[Action]:
+        """Feed a response that matched this transaction (§17.1.3)."""
+        return self._handle(response_input(response.status), now, response)
+
+    def _perform(self, effect: Effect, message: Trigger, now: float) -> list[Action]:
+        if effect is Effect.SEND_REQUEST:
+            return [SendMessage(self.request)]
+        return super()._perform(effect, message, now)
+
+
+class InviteClientTransaction(ClientTransaction):
+    """Calling → Proceeding → Completed (non-2xx) or Accepted (2xx) → Terminated."""
+
+    machine = "INVITE client"
+    _ack: Request | None = None
+
+    @property
+    def ack(self) -> Request | None:
+        """The ACK built for the non-2xx final response, once there is one."""
+        return self._ack
+
+    def _perform(self, effect: Effect, message: Trigger, now: float) -> list[Action]:
+        if effect is Effect.SEND_ACK and isinstance(message, Response):
+            if self._ack is None:
+                self._ack = build_non_2xx_ack(self.request, message)
+            return [SendMessage(self._ack)]
+        return super()._perform(effect, message, now)
+
+
+class NonInviteClientTransaction(ClientTransaction):
+    """Trying → Proceeding → Completed → Terminated."""
+
+    machine = "non-INVITE client"

@@ -1,0 +1,1 @@
+"""DRF viewsets; each scopes its rows with the model's ``visible_to(user)``."""

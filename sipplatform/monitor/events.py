@@ -1,0 +1,91 @@
+"""Publishing monitor events to the channel layer.
+
+Every event goes to two groups: its customer's (``customer.<id>``) and platform staff's
+(``staff``), so a customer's socket carries only its own events while staff see all of them.
+An event with no customer (say a ``security.*`` event about an unknown address) goes to staff
+only. The same code path serves the embedded platform (in-memory layer, one process) and
+production (``channels_redis``, the SIP worker and daphne in separate processes).
+"""
+
+import json
+from typing import Any, TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from sipplatform.customers.managers import customer_id_of, is_platform_staff
+
+STAFF_GROUP = "staff"
+EVENT_CATEGORIES = ("call", "transfer", "registration", "security", "dialplan")
+MESSAGE_TYPE = "monitor.event"
+
+
+class MonitorMessage(TypedDict):
+    """What travels through the channel layer; ``type`` selects the consumer's handler."""
+
+    type: str
+    event: dict[str, Any]
+
+
+def customer_group(customer_id: int) -> str:
+    """The group of one customer's monitor sockets."""
+    return f"customer.{customer_id}"
+
+
+def groups_for(customer_id: int | None) -> tuple[str, ...]:
+    """The groups an event of ``customer_id`` is delivered to."""
+    if customer_id is None:
+        return (STAFF_GROUP,)
+    return (customer_group(customer_id), STAFF_GROUP)
+
+
+def group_for_user(user: Any) -> str | None:
+    """The one group a signed-in user's monitor socket joins; None when it may join none."""
+    if is_platform_staff(user):
+        return STAFF_GROUP
+    customer_id = customer_id_of(user)
+    return None if customer_id is None else customer_group(customer_id)
+
+
+def validate_event(event: dict[str, Any]) -> None:
+    """Refuse an event the monitor page could not show, with the reason.
+
+    An event is a JSON object whose ``type`` is ``<category>.<name>`` with a known category
+    (``call.ringing``, ``transfer.refer``, ...). Checked here, at the publisher, so a bad event
+    fails where it was made instead of inside every subscriber's socket.
+    """
+    if not isinstance(event, dict):
+        raise ValueError(f"a monitor event is a dict, not {type(event).__name__}")
+    event_type = event.get("type")
+    if not isinstance(event_type, str) or "." not in event_type:
+        raise ValueError(f"a monitor event needs a 'type' like 'call.ringing', got {event_type!r}")
+    category = event_type.partition(".")[0]
+    if category not in EVENT_CATEGORIES:
+        raise ValueError(
+            f"unknown monitor event category {category!r} (expected one of "
+            f"{', '.join(EVENT_CATEGORIES)})"
+        )
+    try:
+        json.dumps(event)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"a monitor event must be JSON-serialisable: {exc}") from None
+
+
+def _is_positive_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+async def publish_event(customer_id: int | None, event: dict[str, Any]) -> None:
+    """Send ``event`` to the customer's monitor sockets and to staff's (from async code)."""
+    validate_event(event)
+    if customer_id is not None and not _is_positive_id(customer_id):
+        raise ValueError(f"customer_id must be a positive id or None, got {customer_id!r}")
+    layer = get_channel_layer()
+    message: MonitorMessage = {"type": MESSAGE_TYPE, "event": event}
+    for group in groups_for(customer_id):
+        await layer.group_send(group, message)
+
+
+def publish_event_sync(customer_id: int | None, event: dict[str, Any]) -> None:
+    """:func:`publish_event` for synchronous code (Django views, Celery tasks)."""
+    async_to_sync(publish_event)(customer_id, event)

@@ -1,0 +1,484 @@
+"""``DjangoDirectory``: the SIP worker's view of accounts, providers and dialplans, over the ORM.
+
+The ORM is synchronous, so every query runs on a small pool of threads of the directory's own
+(``sync_to_async(thread_sensitive=False)`` on a dedicated executor) and the event loop never
+waits on the database. Each pool thread keeps one connection; a connection the server dropped
+is reopened once, and ``close()`` closes all of them (a PostgreSQL test database cannot be
+dropped while they are open).
+
+Configuration lookups (domains, accounts, dialplans, providers, destination policy) are kept
+for ``cache_seconds`` so a burst of calls does not repeat the same queries; every committed
+save or delete of those models, in any process, clears the cache at once (see ``changes``),
+so a change made in the portal or the admin counts on the next request. Bindings are never
+cached: other workers write them. Model rows never leave this module: callers get the frozen
+records of ``sipcore.directory``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
+
+from asgiref.sync import sync_to_async
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
+from django.db.models import Q
+
+from sipcore.directory import (
+    AccountRecord,
+    BindingRecord,
+    CustomerRecord,
+    DialplanRecord,
+    ProviderRecord,
+    ProviderRegistrationState,
+    TransferPolicy,
+)
+from sipcore.message import URI, ParseError
+from sipcore.policy import DestinationRules
+from sipplatform.customers.models import Customer
+from sipplatform.dialplans.models import DestinationPolicy, Dialplan
+from sipplatform.directory.models import Binding, SIPAccount, SIPDomain
+from sipplatform.providers.models import Provider
+from sipplatform.providers.secrets import ProviderSecretError
+from sipplatform.providers.services import update_registration
+from sipplatform.sipworker.changes import CHANGES_GROUP, register_cache
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_PORTS = {"sip": 5060, "sips": 5061}
+DEFAULT_DATABASE_THREADS = 4
+DEFAULT_CACHE_SECONDS = 5.0
+"""How long a lookup is kept when no change announcement clears it first: the bound on how
+stale a change made without model signals (``QuerySet.update``) can be."""
+CACHE_MAX_ENTRIES = 10_000
+CHANGES_RESUBSCRIBE_SECONDS = 3600.0
+"""The channel layer drops group members after a day; re-joining hourly keeps us in."""
+
+
+def to_datetime(unix_time: float) -> datetime:
+    return datetime.fromtimestamp(unix_time, UTC)
+
+
+def customer_record(customer: Customer) -> CustomerRecord:
+    return CustomerRecord(
+        id=customer.pk,
+        name=customer.name,
+        suspended=customer.suspended,
+        max_concurrent_executions=customer.max_concurrent_executions,
+        max_calls_per_minute=customer.max_calls_per_minute,
+        allow_cross_account_attended_transfer=customer.allow_cross_account_attended_transfer,
+    )
+
+
+def account_record(account: SIPAccount) -> AccountRecord:
+    """The frozen record of an account loaded with its customer, domain and dialplans."""
+    policy = account.effective_transfer_policy()
+    return AccountRecord(
+        id=account.pk,
+        customer=customer_record(account.customer),
+        username=account.username,
+        domain=account.domain.name,
+        ha1={"MD5": account.ha1_md5, "SHA-256": account.ha1_sha256},
+        disabled=account.disabled,
+        incoming_only=account.incoming_only,
+        ip_allow_list=tuple(account.ip_allow_list),
+        max_concurrent_calls=account.max_concurrent_calls,
+        incoming_dialplan=account.incoming_dialplan.name if account.incoming_dialplan else None,
+        outgoing_dialplan=account.outgoing_dialplan.name if account.outgoing_dialplan else None,
+        transfer_policy=TransferPolicy(value=str(policy.value), source=str(policy.source)),
+        refer_accept_with_200=account.refer_accept_with_200,
+        semi_attended_fallback_blind=account.semi_attended_fallback_blind,
+    )
+
+
+def binding_record(binding: Binding) -> BindingRecord:
+    return BindingRecord(
+        account_id=binding.account_id,
+        contact_uri=binding.contact_uri,
+        transport=binding.transport,
+        received_host=binding.received_host,
+        received_port=binding.received_port,
+        expires_at=binding.expires_at.timestamp(),
+        user_agent=binding.user_agent,
+        instance_id=binding.instance_id,
+        call_id=binding.call_id,
+        cseq=binding.cseq,
+        worker_id=binding.worker_id,
+    )
+
+
+def provider_record(provider: Provider) -> ProviderRecord | None:
+    """The provider with its password decrypted; None (logged) when it cannot be decrypted."""
+    try:
+        password = provider.get_password()
+    except ProviderSecretError as exc:
+        logger.error(
+            "provider %r of customer %s is unusable: %s", provider.name, provider.customer_id, exc
+        )
+        return None
+    return ProviderRecord(
+        id=provider.pk,
+        customer_id=provider.customer_id,
+        name=provider.name,
+        server_uri=provider.server_uri,
+        outbound_proxy=provider.outbound_proxy,
+        username=provider.username,
+        auth_username=provider.auth_username,
+        password=password,
+        from_user=provider.from_user,
+        from_host=provider.from_host,
+        custom_headers=tuple(provider.header_pairs()),
+        register=provider.register,
+        register_contact=provider.register_contact,
+        register_expiry=provider.register_expiry,
+    )
+
+
+def uri_address(text: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a provider's server or proxy URI; None when empty or malformed."""
+    if not text:
+        return None
+    try:
+        uri = URI.parse(text)
+    except ParseError:
+        return None
+    if not uri.host:
+        return None
+    return uri.host.lower(), uri.port or DEFAULT_PORTS.get(uri.scheme, 5060)
+
+
+def find_account(username: str, domain: str) -> AccountRecord | None:
+    account = SIPAccount.objects.lookup(username, domain)
+    return None if account is None else account_record(account)
+
+
+def is_served_domain(host: str) -> bool:
+    return SIPDomain.objects.resolve(host) is not None
+
+
+def find_dialplan(customer_id: int, name: str) -> DialplanRecord | None:
+    dialplan = Dialplan.objects.named(customer_id, name)
+    if dialplan is None:
+        return None
+    return DialplanRecord(
+        customer_id=dialplan.customer_id, name=dialplan.name, source=dialplan.script
+    )
+
+
+def find_provider(customer_id: int, name: str) -> ProviderRecord | None:
+    provider = Provider.objects.for_customer(customer_id).filter(name=name).first()
+    return None if provider is None else provider_record(provider)
+
+
+def match_provider(host: str, port: int) -> ProviderRecord | None:
+    """The provider of an active customer whose server or outbound proxy is ``host``.
+
+    Matched on the host as written in the URI (an address or a name; names are not resolved,
+    so a provider sending from addresses its URI does not name is not recognised). A provider
+    whose port matches too wins over one matching on the host alone; ties go to the oldest.
+    """
+    host = host.lower()
+    candidates = (
+        Provider.objects.filter(customer__suspended=False)
+        .filter(Q(server_uri__icontains=host) | Q(outbound_proxy__icontains=host))
+        .order_by("pk")
+    )
+    host_only: Provider | None = None
+    for provider in candidates:
+        addresses = {uri_address(provider.server_uri), uri_address(provider.outbound_proxy)}
+        if (host, port) in addresses:
+            return provider_record(provider)
+        if host_only is None and any(a is not None and a[0] == host for a in addresses):
+            host_only = provider
+    return None if host_only is None else provider_record(host_only)
+
+
+def destination_rules(customer_id: int) -> DestinationRules:
+    return DestinationPolicy.objects.rules_for(customer_id)
+
+
+def bindings(account_id: int, now: float) -> list[BindingRecord]:
+    current = Binding.objects.filter(account_id=account_id, expires_at__gt=to_datetime(now))
+    return [binding_record(b) for b in current.order_by("-expires_at", "-pk")]
+
+
+def save_binding(binding: BindingRecord, max_bindings: int) -> None:
+    """Upsert on (account, contact) in one statement, then evict the oldest past the limit.
+
+    ``INSERT ... ON CONFLICT DO UPDATE`` rather than ``update_or_create``: two workers
+    refreshing the same contact at once must not collide on the unique constraint.
+    """
+    row = Binding(
+        account_id=binding.account_id,
+        contact_uri=binding.contact_uri,
+        received_host=binding.received_host,
+        received_port=binding.received_port,
+        transport=binding.transport,
+        expires_at=to_datetime(binding.expires_at),
+        user_agent=binding.user_agent[:255],
+        instance_id=binding.instance_id[:255],
+        call_id=binding.call_id[:255],
+        cseq=binding.cseq,
+        worker_id=binding.worker_id[:64],
+    )
+    refreshed = [
+        "received_host",
+        "received_port",
+        "transport",
+        "expires_at",
+        "user_agent",
+        "instance_id",
+        "call_id",
+        "cseq",
+        "worker_id",
+        "updated_at",
+    ]
+    with transaction.atomic():
+        Binding.objects.bulk_create(
+            [row],
+            update_conflicts=True,
+            unique_fields=["account", "contact_uri"],
+            update_fields=refreshed,
+        )
+        evicted = Binding.objects.filter(account_id=binding.account_id).order_by(
+            "-updated_at", "-pk"
+        )[max(max_bindings, 1) :]
+        evicted_ids = list(evicted.values_list("pk", flat=True))
+        if evicted_ids:
+            Binding.objects.filter(pk__in=evicted_ids).delete()
+
+
+def remove_binding(account_id: int, contact_uri: str) -> None:
+    Binding.objects.filter(account_id=account_id, contact_uri=contact_uri).delete()
+
+
+def remove_all_bindings(account_id: int) -> None:
+    Binding.objects.filter(account_id=account_id).delete()
+
+
+def expire_bindings(now: float) -> list[BindingRecord]:
+    """Delete and return the bindings expired by ``now``.
+
+    Rows are claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` (on PostgreSQL), so when several
+    workers sweep at once each expired binding is reported by exactly one of them.
+    """
+    with transaction.atomic():
+        expired = list(
+            Binding.objects.select_for_update(skip_locked=True)
+            .filter(expires_at__lte=to_datetime(now))
+            .order_by("pk")
+        )
+        Binding.objects.filter(pk__in=[b.pk for b in expired]).delete()
+    return [binding_record(b) for b in expired]
+
+
+def providers_to_register() -> list[ProviderRecord]:
+    providers = Provider.objects.registering().order_by("pk")
+    return [record for p in providers if (record := provider_record(p)) is not None]
+
+
+def save_provider_registration(state: ProviderRegistrationState, attempted_at: float) -> None:
+    """Store the agent's view of a provider; a provider deleted meanwhile is skipped."""
+    fields = {
+        "registered": state.registered,
+        "last_status": state.last_status,
+        "failure_reason": state.failure_reason[:255],
+        "expires_at": None if state.expires_at is None else to_datetime(state.expires_at),
+        "next_attempt_at": (
+            None if state.next_attempt_at is None else to_datetime(state.next_attempt_at)
+        ),
+        "worker_id": state.worker_id[:64],
+        "last_attempt_at": to_datetime(attempted_at),
+    }
+    if not Provider.objects.filter(pk=state.provider_id).exists():
+        logger.info("provider %s was deleted; its registration state is dropped", state.provider_id)
+        return
+    try:
+        update_registration(state.provider_id, **fields)
+    except IntegrityError:
+        logger.info("provider %s was deleted; its registration state is dropped", state.provider_id)
+
+
+def reconnecting(query: Callable[P, R]) -> Callable[P, R]:
+    """Run ``query``; if this thread's connection was dropped by the server, reopen it once.
+
+    Every query here is idempotent (reads, upserts, deletes), so running it again is safe.
+    """
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return query(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("database connection lost (%s); reconnecting", exc)
+            connections.close_all()
+            return query(*args, **kwargs)
+
+    return run
+
+
+class LookupCache:
+    """Lookup results by key for ``seconds``, dropped whole on a configuration change.
+
+    Read and filled on the event loop; ``clear`` may come from any thread (a save in the
+    portal of the embedded platform), so a result queried before a clear is not stored
+    after it (the generation moved on).
+    """
+
+    def __init__(self, seconds: float, *, max_entries: int = CACHE_MAX_ENTRIES) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.generation = 0
+        self._entries: dict[Hashable, tuple[float, object]] = {}
+
+    def get(self, key: Hashable) -> tuple[bool, object]:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, key: Hashable, value: object, generation: int) -> None:
+        if generation != self.generation:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.seconds, value)
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+
+class DjangoDirectory:
+    """``sipcore.directory.Directory`` over the platform's models, off the event loop."""
+
+    def __init__(
+        self,
+        *,
+        threads: int = DEFAULT_DATABASE_THREADS,
+        cache_seconds: float = DEFAULT_CACHE_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._threads = threads
+        self._clock = clock
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="sip-directory")
+        self._cache = LookupCache(cache_seconds) if cache_seconds > 0 else None
+        if self._cache is not None:
+            register_cache(self._cache)
+        self._watcher: asyncio.Task[None] | None = None
+
+    def _off_loop(self, query: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+        return sync_to_async(reconnecting(query), thread_sensitive=False, executor=self._executor)
+
+    async def _lookup(self, query: Callable[..., R], *args: Hashable) -> R:
+        cache = self._cache
+        if cache is None:
+            return await self._off_loop(query)(*args)
+        key = (query.__name__, *args)
+        found, value = cache.get(key)
+        if found:
+            return value  # type: ignore[return-value]
+        generation = cache.generation
+        result = await self._off_loop(query)(*args)
+        cache.put(key, result, generation)
+        return result
+
+    async def is_served_domain(self, host: str) -> bool:
+        return await self._lookup(is_served_domain, host.lower())
+
+    async def find_account(self, username: str, domain: str) -> AccountRecord | None:
+        return await self._lookup(find_account, username, domain.lower())
+
+    async def find_dialplan(self, customer_id: int, name: str) -> DialplanRecord | None:
+        return await self._lookup(find_dialplan, customer_id, name)
+
+    async def find_provider(self, customer_id: int, name: str) -> ProviderRecord | None:
+        return await self._lookup(find_provider, customer_id, name)
+
+    async def match_provider(self, host: str, port: int) -> ProviderRecord | None:
+        return await self._lookup(match_provider, host.lower(), port)
+
+    async def destination_rules(self, customer_id: int) -> DestinationRules:
+        return await self._lookup(destination_rules, customer_id)
+
+    async def bindings(self, account_id: int, now: float) -> list[BindingRecord]:
+        return await self._off_loop(bindings)(account_id, now)
+
+    async def save_binding(self, binding: BindingRecord, *, max_bindings: int) -> None:
+        await self._off_loop(save_binding)(binding, max_bindings)
+
+    async def remove_binding(self, account_id: int, contact_uri: str) -> None:
+        await self._off_loop(remove_binding)(account_id, contact_uri)
+
+    async def remove_all_bindings(self, account_id: int) -> None:
+        await self._off_loop(remove_all_bindings)(account_id)
+
+    async def expire_bindings(self, now: float) -> list[BindingRecord]:
+        return await self._off_loop(expire_bindings)(now)
+
+    async def providers_to_register(self) -> list[ProviderRecord]:
+        return await self._off_loop(providers_to_register)()
+
+    async def save_provider_registration(self, state: ProviderRegistrationState) -> None:
+        await self._off_loop(save_provider_registration)(state, self._clock())
+
+    def watch_changes(self) -> None:
+        """Listen for configuration changes announced by other processes (see ``changes``).
+
+        Needed only with a shared channel layer (production); in one process the announcement
+        reaches the cache directly. Call on the worker's event loop; ``close`` stops it.
+        """
+        layer = get_channel_layer()
+        if self._cache is None or layer is None or isinstance(layer, InMemoryChannelLayer):
+            return
+        self._watcher = asyncio.get_running_loop().create_task(
+            self._receive_changes(layer), name="directory-changes"
+        )
+
+    async def _receive_changes(self, layer: BaseChannelLayer) -> None:
+        assert self._cache is not None
+        channel = await layer.new_channel()
+        while True:
+            try:
+                await layer.group_add(CHANGES_GROUP, channel)
+                # Anything announced while we were not listening is unknown: start afresh.
+                self._cache.clear()
+                async with asyncio.timeout(CHANGES_RESUBSCRIBE_SECONDS):
+                    while True:
+                        await layer.receive(channel)
+                        self._cache.clear()
+            except TimeoutError:
+                continue
+            except Exception:
+                logger.warning("lost the configuration change feed; retrying", exc_info=True)
+                await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        """Stop listening for changes, close every pool thread's connection, stop the pool.
+
+        One closing job per thread, each held at a barrier until all have started, so no
+        thread runs two of them and every thread's connection is closed.
+        """
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            self._watcher = None
+        barrier = threading.Barrier(self._threads)
+
+        def close_this_threads_connections() -> None:
+            barrier.wait()
+            connections.close_all()
+
+        closing = sync_to_async(
+            close_this_threads_connections, thread_sensitive=False, executor=self._executor
+        )
+        await asyncio.gather(*(closing() for _ in range(self._threads)))
+        self._executor.shutdown(wait=True)

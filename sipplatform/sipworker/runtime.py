@@ -1,0 +1,94 @@
+"""Running a ``sipcore.worker.SipWorker`` on the platform: its config from settings, its
+directory and event sink from this app, and its life from start to a drained stop.
+
+Shared by ``manage.py sipworker`` (a process of its own) and ``manage.py runplatform`` (the
+worker on the portal's event loop), so both start, announce and stop the worker the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import socket
+from collections.abc import Callable, Sequence
+
+from django.conf import settings
+
+from sipcore.worker import SipWorker, WorkerConfig
+from sipplatform.envconfig import ListenAddress
+from sipplatform.sipworker.directory import DjangoDirectory
+from sipplatform.sipworker.events import PlatformEventSink
+
+NONCE_SECRET_CONTEXT = b"sipplatform sip digest nonces v1"
+WORKER_ID_MAX_LENGTH = 64
+
+BoundAddress = tuple[str, str, int]
+
+
+def nonce_secret(secret_key: str) -> bytes:
+    """The digest nonce key, derived from ``SECRET_KEY``.
+
+    Every worker sharing the platform's ``SECRET_KEY`` derives the same key, so a nonce one
+    worker issued is accepted by another (a load balancer may send the retry elsewhere). The
+    derivation keeps ``SECRET_KEY`` itself out of the SIP stack.
+    """
+    return hmac.new(secret_key.encode(), NONCE_SECRET_CONTEXT, hashlib.sha256).digest()
+
+
+def default_worker_id() -> str:
+    """``host-pid``: unique among the workers sharing a database, and readable in the portal."""
+    return f"{socket.gethostname()}-{os.getpid()}"[-WORKER_ID_MAX_LENGTH:]
+
+
+def worker_config(
+    *, worker_id: str | None = None, drain_grace: float | None = None
+) -> WorkerConfig:
+    """The worker's settings: domain and secrets from Django settings, the rest defaults."""
+    overrides = {} if drain_grace is None else {"drain_grace": drain_grace}
+    return WorkerConfig(
+        worker_id=worker_id or default_worker_id(),
+        default_domain=settings.SIP_DOMAIN,
+        nonce_secret=nonce_secret(settings.SECRET_KEY),
+        **overrides,
+    )
+
+
+def listen_tuples(addresses: Sequence[ListenAddress]) -> list[BoundAddress]:
+    return [(address.transport, address.host, address.port) for address in addresses]
+
+
+def format_address(address: BoundAddress) -> str:
+    transport, host, port = address
+    return str(ListenAddress(transport=transport, host=host, port=port))
+
+
+async def run_worker(
+    listen: Sequence[ListenAddress],
+    stop: asyncio.Event,
+    *,
+    config: WorkerConfig,
+    on_started: Callable[[list[BoundAddress]], None],
+) -> None:
+    """Serve SIP on ``listen`` until ``stop`` is set, then drain and close.
+
+    Draining stops taking new calls, lets active calls run up to ``config.drain_grace``
+    seconds and ends the rest with BYE. Whatever happens (a socket that cannot be bound,
+    cancellation), the worker, its queued events and records, and its database connections
+    are closed before this returns or raises.
+    """
+    directory = DjangoDirectory()
+    events = PlatformEventSink()
+    worker = SipWorker(directory=directory, events=events, config=config)
+    try:
+        directory.watch_changes()
+        on_started(await worker.start(listen_tuples(listen)))
+        await stop.wait()
+        await worker.drain(config.drain_grace)
+    finally:
+        try:
+            await worker.close()
+        finally:
+            await events.close()
+            await directory.close()

@@ -1,0 +1,181 @@
+"""``PlatformEventSink``: live events reach the monitor groups in order, records reach the
+database through the Celery tasks (run in-process here, as in the embedded default), and
+neither ever holds up the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connections
+
+from sipcore.events import LiveEvent
+from sipplatform.calls.models import CallDetailRecord, TransferAuditRecord
+from sipplatform.calls.services import (
+    call_detail_payload,
+    call_detail_update,
+    transfer_audit_payload,
+)
+from sipplatform.sipworker import events as events_module
+from sipplatform.sipworker.events import PlatformEventSink
+
+RECEIVE_TIMEOUT = 5
+CREATED = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def sink():
+    sink = PlatformEventSink()
+    yield sink
+    await sink.close()
+
+
+@pytest.fixture
+async def listener():
+    """A channel in customer 7's group and one in staff's, as two monitor sockets would be."""
+    layer = get_channel_layer()
+    customer_channel = await layer.new_channel()
+    staff_channel = await layer.new_channel()
+    await layer.group_add("customer.7", customer_channel)
+    await layer.group_add("staff", staff_channel)
+    yield layer, customer_channel, staff_channel
+    await layer.group_discard("customer.7", customer_channel)
+    await layer.group_discard("staff", staff_channel)
+
+
+async def receive(layer, channel: str) -> dict:
+    message = await asyncio.wait_for(layer.receive(channel), RECEIVE_TIMEOUT)
+    assert message["type"] == "monitor.event"
+    return message["event"]
+
+
+async def stored(query):
+    """A database read from the async test body, on a thread whose connection is then closed."""
+
+    def run():
+        try:
+            return query()
+        finally:
+            connections.close_all()
+
+    return await sync_to_async(run)()
+
+
+async def test_events_reach_the_customer_and_staff_in_order(sink, listener):
+    layer, customer_channel, staff_channel = listener
+    kinds = ["call.new", "call.ringing", "call.answered", "call.ended"]
+
+    for index, kind in enumerate(kinds):
+        sink.publish(LiveEvent(kind=kind, customer_id=7, data={"call": "c1"}, at=100.0 + index))
+
+    for channel in (customer_channel, staff_channel):
+        received = [await receive(layer, channel) for _ in kinds]
+        assert [event["type"] for event in received] == kinds
+        assert received[0] == {"call": "c1", "type": "call.new", "at": 100.0}
+
+
+async def test_an_event_without_a_customer_goes_to_staff_only(sink, listener):
+    layer, customer_channel, staff_channel = listener
+
+    sink.publish(LiveEvent(kind="security.ban", customer_id=None, data={"address": "192.0.2.9"}))
+
+    assert (await receive(layer, staff_channel))["address"] == "192.0.2.9"
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(layer.receive(customer_channel), 0.2)
+
+
+async def test_an_event_the_monitor_refuses_is_logged_and_the_next_still_sent(
+    sink, listener, caplog
+):
+    layer, customer_channel, _ = listener
+
+    with caplog.at_level(logging.ERROR, logger="sipplatform.sipworker.events"):
+        sink.publish(LiveEvent(kind="bogus", customer_id=7))
+        sink.publish(LiveEvent(kind="call.new", customer_id=7))
+        assert (await receive(layer, customer_channel))["type"] == "call.new"
+    assert "could not publish bogus" in caplog.text
+
+
+async def test_publishing_never_waits_for_the_channel_layer(monkeypatch, listener, caplog):
+    gate = asyncio.Event()
+
+    async def stuck_publish(customer_id, event):
+        await gate.wait()
+
+    monkeypatch.setattr(events_module, "publish_event", stuck_publish)
+    sink = PlatformEventSink(backlog=2)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="sipplatform.sipworker.events"):
+        for _ in range(5):
+            sink.publish(LiveEvent(kind="call.new", customer_id=7))
+    assert time.monotonic() - started < 0.1
+    await asyncio.sleep(0)
+    # One is with the stuck sender, two wait in the queue, the rest were dropped.
+    assert sink.dropped_events >= 2
+    assert "monitor backlog full" in caplog.text
+    gate.set()
+    await sink.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_call_detail_records_are_written_in_order_off_the_loop(sink, monkeypatch):
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    real_submit = events_module.submit_call_detail
+
+    def watched_submit(payload):
+        threads.append(threading.get_ident())
+        real_submit(payload)
+
+    monkeypatch.setattr(events_module, "submit_call_detail", watched_submit)
+
+    sink.record_call_detail(
+        call_detail_payload(leg_id="leg-1", call_id="c1@x", direction="out", created_at=CREATED)
+    )
+    sink.record_call_detail(call_detail_update(leg_id="leg-1", answered_status=200))
+    sink.record_call_detail(call_detail_update(leg_id="leg-1", hangup_reason="BYE"))
+    await sink.close()
+
+    record = await stored(lambda: CallDetailRecord.objects.get(leg_id="leg-1"))
+    assert (record.call_id, record.answered_status, record.hangup_reason) == ("c1@x", 200, "BYE")
+    assert len(threads) == 3
+    assert loop_thread not in threads
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_transfer_audit_records_are_written(sink):
+    sink.record_transfer_audit(
+        transfer_audit_payload(
+            transfer_id="xfer-1",
+            requested_at=CREATED,
+            call_id="c1@x",
+            refer_to="<sip:carol@x>",
+            kind="blind",
+            policy="c",
+            policy_source="account",
+            decision="processed",
+        )
+    )
+    await sink.close()
+
+    record = await stored(lambda: TransferAuditRecord.objects.get(transfer_id="xfer-1"))
+    assert (record.kind, record.decision) == ("blind", "processed")
+
+
+async def test_a_record_that_cannot_be_queued_is_logged(sink, monkeypatch, caplog):
+    def broker_down(payload):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(events_module, "submit_call_detail", broker_down)
+
+    with caplog.at_level(logging.ERROR, logger="sipplatform.sipworker.events"):
+        sink.record_call_detail({"leg_id": "leg-9"})
+        await sink.close()
+    assert "could not queue record" in caplog.text
+    assert "leg-9" in caplog.text

@@ -1,0 +1,159 @@
+"""Three real SIP workers behind the Kamailio front door, on PostgreSQL and Redis.
+
+``manage.py sipworker`` runs three times on pytest-django's PostgreSQL test database and a
+Redis database of the scale-out suite (``TEST_REDIS_URL`` with database 11, flushed), with
+Kamailio (``deploy/kamailio/kamailio.cfg``) dispatching to them. Phones (sipcore test phones)
+register through the front door and call each other through it. Proven: a call whose caller
+lands on one worker reaches a phone registered through another (registrations are shared in
+PostgreSQL); a worker killed mid-test is probed out and new calls keep connecting, including
+to the phone it had registered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connections
+
+from sipcore.tests.phones import Phone
+from sipcore.transport import Peer
+from sipplatform.customers.services import create_customer
+from sipplatform.dialplans.models import Dialplan
+from sipplatform.directory.models import Binding
+from sipplatform.directory.services import create_sip_account, default_domain
+from sipplatform.sipworker.tests.support import manage_py, wait_for_output
+from tests.integration.frontdoor import FrontDoor, free_port, kamailio_missing, start_front_door
+from tests.integration.processes import platform_env
+
+pytestmark = [pytest.mark.real, pytest.mark.django_db(transaction=True)]
+
+REDIS_DATABASE = 11
+PASSWORD = "Sesame-Open-42"
+USERS = ("alice", "bob", "carol")
+WORKERS = 3
+START_TIMEOUT = 60
+
+
+@dataclass
+class Cluster:
+    door: FrontDoor
+    domain: str
+    workers: dict[str, subprocess.Popen]
+    ports: dict[int, str]
+    """Worker id by SIP port."""
+
+    @property
+    def front(self) -> Peer:
+        return Peer("udp", "127.0.0.1", self.door.port)
+
+
+@pytest.fixture
+def redis_url(test_redis_url):
+    url = urlunsplit(urlsplit(test_redis_url)._replace(path=f"/{REDIS_DATABASE}"))
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def domain() -> str:
+    """Three accounts of one customer; each may call any local account."""
+    acme = create_customer("Acme")
+    outgoing = Dialplan.objects.create(customer=acme, name="out", script='sys.Dial("${dst}@local")')
+    for user in USERS:
+        create_sip_account(acme, user, password=PASSWORD, outgoing_dialplan=outgoing)
+    return default_domain().name
+
+
+@pytest.fixture
+def cluster(spawn, tmp_path, redis_url, postgres_database_url, domain) -> Cluster:
+    reason = kamailio_missing()
+    if reason:
+        pytest.skip(reason)
+    env = platform_env(
+        DATABASE_URL=postgres_database_url,
+        REDIS_URL=redis_url,
+        SECRET_KEY=settings.SECRET_KEY,
+        SIP_DOMAIN=domain,
+    )
+    ports: dict[int, str] = {}
+    workers: dict[str, subprocess.Popen] = {}
+    logs = {}
+    for number in range(1, WORKERS + 1):
+        port = free_port(*ports)
+        worker_id = f"sip-{number}"
+        ports[port] = worker_id
+        logs[worker_id] = tmp_path / f"{worker_id}.log"
+        workers[worker_id] = spawn(
+            manage_py("sipworker", "--listen", f"udp:127.0.0.1:{port}", "--worker-id", worker_id),
+            env,
+            log=logs[worker_id],
+        )
+    for worker_id, process in workers.items():
+        wait_for_output(logs[worker_id], "listening on", process, timeout=START_TIMEOUT)
+    door = start_front_door(spawn, tmp_path, list(ports))
+    return Cluster(door, domain, workers, ports)
+
+
+@pytest.fixture
+async def phones(cluster):
+    started: dict[str, Phone] = {}
+    try:
+        for user in USERS:
+            started[user] = await Phone.start(
+                user=user, domain=cluster.domain, password=PASSWORD, server=cluster.front
+            )
+        yield started
+    finally:
+        for phone in started.values():
+            await phone.close()
+
+
+def registered_on(user: str) -> str:
+    """The worker that took ``user``'s registration (recorded with the binding)."""
+    try:
+        return Binding.objects.get(account__username=user).worker_id
+    finally:
+        connections.close_all()
+
+
+async def call_worker(cluster: Cluster, caller: Phone, callee: str) -> str:
+    """Call ``callee`` through the front door, hang up; the id of the worker that served it."""
+    call = await caller.call(f"sip:{callee}@{cluster.domain}")
+    assert call.final is not None and call.final.status == 200, call.final
+    port = call.final.contacts[0].uri.port
+    assert (await call.bye()).status == 200
+    return cluster.ports[port]
+
+
+async def test_calls_cross_workers_and_survive_a_killed_worker(cluster, phones):
+    for phone in phones.values():
+        assert (await phone.register()).status == 200
+    bob_worker = await sync_to_async(registered_on)("bob")
+    assert bob_worker in cluster.workers
+
+    served = [await call_worker(cluster, phones["alice"], "bob") for _ in range(9)]
+    assert any(worker != bob_worker for worker in served), (
+        f"no call landed away from bob's registrar {bob_worker}: {served}"
+    )
+    assert len(set(served)) >= 2
+
+    victim = cluster.workers[bob_worker]
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    victim_port = next(port for port, worker in cluster.ports.items() if worker == bob_worker)
+    await asyncio.to_thread(cluster.door.wait_for_flags, victim_port, "IP", 5.0)
+
+    after = [await call_worker(cluster, phones["alice"], "bob") for _ in range(4)]
+    after += [await call_worker(cluster, phones["carol"], "alice") for _ in range(4)]
+    assert bob_worker not in after
