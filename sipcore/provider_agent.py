@@ -14,7 +14,6 @@ provider sends back names the account it is for.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ class AgentConfig:
 
 
 @dataclass(slots=True)
-class _Registration:
+class Registration:
     """What one provider's registration keeps between REGISTERs (RFC 3261 §10.2.4)."""
 
     provider: ProviderRecord
@@ -95,7 +94,7 @@ class ProviderAgent:
         loop = asyncio.get_running_loop()
         for provider_id, provider in wanted.items():
             if provider_id not in self._tasks:
-                task = loop.create_task(self._keep_registered(_Registration(provider)))
+                task = loop.create_task(self._keep_registered(Registration(provider)))
                 self._tasks[provider_id] = (provider, task)
 
     async def _supervise(self) -> None:
@@ -106,15 +105,19 @@ class ProviderAgent:
                 log.exception("reading the providers to register failed")
             await asyncio.sleep(self.config.poll_interval)
 
-    async def _keep_registered(self, registration: _Registration) -> None:
+    async def _keep_registered(self, registration: Registration) -> None:
         while True:
             state = await self.register(registration)
-            with contextlib.suppress(Exception):
+            try:
                 await self.directory.save_provider_registration(state)
+            except Exception:
+                log.exception(
+                    "saving the registration state of %s failed", registration.provider.name
+                )
             next_at = state.next_attempt_at or self.clock() + self.config.retry_max
             await asyncio.sleep(max(0.0, next_at - self.clock()))
 
-    async def register(self, registration: _Registration) -> ProviderRegistrationState:
+    async def register(self, registration: Registration) -> ProviderRegistrationState:
         """One REGISTER exchange (with its challenges); the state to save."""
         provider = registration.provider
         expires = provider.register_expiry
@@ -129,10 +132,10 @@ class ProviderAgent:
                     expires = response.min_expires
                     continue
                 break
-        except (Unreachable, NoUsableChallenge, CredentialsRejected, OSError) as error:
-            return self._failed(registration, None, str(error))
         except TimeoutError:
             return self._failed(registration, 408, "no answer from the provider")
+        except (Unreachable, NoUsableChallenge, CredentialsRejected, OSError) as error:
+            return self._failed(registration, None, str(error) or type(error).__name__)
         except ParseError as error:
             return self._failed(registration, None, f"bad response: {error.reason}")
         if 200 <= response.status < 300:
@@ -140,7 +143,7 @@ class ProviderAgent:
         return self._failed(registration, response.status, f"{response.status} {response.reason}")
 
     def _answer(
-        self, registration: _Registration, response: Response, credentials_sent: bool
+        self, registration: Registration, response: Response, credentials_sent: bool
     ) -> tuple[str, str]:
         provider = registration.provider
         if registration.client is None:
@@ -157,7 +160,7 @@ class ProviderAgent:
         return ("Authorization" if response.status == 401 else "Proxy-Authorization", value)
 
     def _registered(
-        self, registration: _Registration, response: Response, requested: int
+        self, registration: Registration, response: Response, requested: int
     ) -> ProviderRegistrationState:
         now = self.clock()
         granted = response.expires if response.expires is not None else requested
@@ -177,7 +180,7 @@ class ProviderAgent:
         )
 
     def _failed(
-        self, registration: _Registration, status: int | None, reason: str
+        self, registration: Registration, status: int | None, reason: str
     ) -> ProviderRegistrationState:
         log.info("registering to provider %s failed: %s", registration.provider.name, reason)
         delay = min(self.config.retry_base * 2**registration.failures, self.config.retry_max)
@@ -192,13 +195,13 @@ class ProviderAgent:
         )
 
     @staticmethod
-    def _contact_user(registration: _Registration) -> str:
+    def _contact_user(registration: Registration) -> str:
         provider = registration.provider
         user = provider.register_contact.removeprefix("sip:").partition("@")[0]
         return user if "@" in provider.register_contact and user else provider.username
 
     async def _send(
-        self, registration: _Registration, expires: int, credentials: tuple[str, str] | None
+        self, registration: Registration, expires: int, credentials: tuple[str, str] | None
     ) -> Response:
         provider = registration.provider
         server = parse_server(provider.server_uri)

@@ -28,6 +28,7 @@ worker whose secret we no longer know."""
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegistrarConfig:
     worker_id: str = ""
+    default_domain: str = ""
     min_expires: int = 60
     max_expires: int = 3600
     default_expires: int = 600
@@ -56,7 +57,7 @@ class Registrar:
         """Authenticate ``request`` (from ``source``) and apply its Contact changes."""
         now = self.clock()
         try:
-            realm = request.to_addr.uri.host or ""
+            to_host = (request.to_addr.uri.host or "").lower()
             to_user = request.to_addr.uri.user or ""
             contacts = request.contacts
             star = request.contact_star
@@ -65,7 +66,8 @@ class Registrar:
             user_agent = request.headers.get("User-Agent", "") or ""
         except ParseError as error:
             return make_response(request, 400, _short(error.reason))
-        authenticated = await self._authenticate(request, realm.lower(), now)
+        realm = await self._realm(to_host)
+        authenticated = await self._authenticate(request, realm, now)
         if isinstance(authenticated, Response):
             return authenticated
         account = authenticated
@@ -141,6 +143,13 @@ class Registrar:
                 )
             )
         return expired
+
+    async def _realm(self, to_host: str) -> str:
+        """The domain a REGISTER is for: its To host when we serve it, else the default
+        domain (phones set up with the worker's address as their domain)."""
+        if self.config.default_domain and not await self.directory.is_served_domain(to_host):
+            return self.config.default_domain
+        return to_host
 
     async def _authenticate(
         self, request: Request, realm: str, now: float

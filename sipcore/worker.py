@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sipcore.auth import DigestServer, NonceCounterStore
 from sipcore.b2bua import B2bua, B2buaConfig
+from sipcore.b2bua.hairpin import HairpinMark
 from sipcore.b2bua.relay import ALLOW, reason_text
 from sipcore.dialplan import DialplanPool, SandboxLimits
 from sipcore.directory import Directory
@@ -43,6 +44,8 @@ class WorkerConfig:
     dialplan_pool_size: int = 2
     ring_timeout: float = 180.0
     drain_grace: float = 30.0
+    max_call_seconds: float = 4 * 3600.0
+    """Answered calls end (BYE both ways) after this long when no ``cd`` limit is shorter."""
     user_agent: str = "sipplatform"
     endpoint: EndpointConfig | None = None
     """Timers and transport limits; None: the defaults."""
@@ -86,6 +89,7 @@ class SipWorker:
             digest=self.digest,
             config=RegistrarConfig(
                 worker_id=config.worker_id,
+                default_domain=config.default_domain.lower(),
                 min_expires=config.min_expires,
                 max_expires=config.max_expires,
                 default_expires=config.default_expires,
@@ -123,10 +127,12 @@ class SipWorker:
             events=self.events,
             pool=self.pool,
             digest=self.digest,
+            hairpin=HairpinMark(config.nonce_secret),
             config=B2buaConfig(
                 worker_id=config.worker_id,
                 user_agent=config.user_agent,
                 ring_timeout=config.ring_timeout,
+                max_call_seconds=config.max_call_seconds,
             ),
             clock=self.clock,
         )

@@ -1,5 +1,6 @@
 """The customer portal: server-rendered pages for customers and platform staff.
 
-This is the skeleton the full portal grows from: sign in and out, and a dashboard of the
-signed-in customer's SIP accounts, providers and dialplans (staff: every customer's).
+Sign in and out; SIP accounts, providers, dialplans (with the editor and its dry run),
+transfer defaults, destination policy, call and transfer records, and the live monitor page.
+A customer's user sees its own customer's objects; platform staff see and administer all.
 """

@@ -3,7 +3,8 @@
 # then runs the given command (Kamailio). Workers come from SIP_WORKERS ("host:port ..."), or
 # else from every IPv4 address SIP_WORKERS_HOST resolves to (docker compose gives a scaled
 # service one address per replica) on SIP_WORKERS_PORT. After scaling, re-run it and
-# `kamcmd dispatcher.reload` (README.md).
+# `kamcmd dispatcher.reload` (README.md). SIP_ADVERTISE (public host:port) is passed on to
+# Kamailio as a define.
 set -eu
 
 template="${DISPATCHER_TEMPLATE:-/etc/kamailio/dispatcher.list.template}"
@@ -30,4 +31,7 @@ for worker in $workers; do
 done
 mv "$list.tmp" "$list"
 echo "dispatching to: $workers" >&2
+if [ -n "${SIP_ADVERTISE:-}" ]; then
+  set -- "$@" -A "SIP_ADVERTISE=$SIP_ADVERTISE"
+fi
 exec "$@"

@@ -1,6 +1,7 @@
 """Who a new INVITE belongs to, and whether it may start at all.
 
-Order of the questions: a request from a provider's address is a call in through that
+Order of the questions: our own marked INVITE (``sipcore.b2bua.hairpin``) is a call to the
+account it names. A request from a provider's address is a call in through that
 provider, to the account its Request-URI names. A request whose From is in a served domain
 claims to come from one of our accounts: it must prove it with digest (``407``), after
 which unknown users and wrong passwords fail alike (``403``); a disabled account, an address
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from sipcore.account_auth import authenticate
 from sipcore.auth import DigestServer, Rejected, RejectReason
+from sipcore.b2bua.hairpin import HairpinMark
 from sipcore.dialplan import Direction
 from sipcore.directory import (
     AccountRecord,
@@ -55,14 +57,22 @@ _CHALLENGE_AGAIN = frozenset({RejectReason.MISSING, RejectReason.NONCE_INVALID})
 
 class Admission:
     def __init__(
-        self, *, directory: Directory, digest: DigestServer, clock: Callable[[], float]
+        self,
+        *,
+        directory: Directory,
+        digest: DigestServer,
+        hairpin: HairpinMark,
+        clock: Callable[[], float],
     ) -> None:
         self.directory = directory
         self.digest = digest
+        self.hairpin = hairpin
         self.clock = clock
 
     async def admit(self, request: Request, source: Peer) -> Admitted | Refused:
         """Decide about a new INVITE from ``source`` (its headers already parse)."""
+        if self.hairpin.is_marked(request):
+            return await self._hairpin(request)
         provider = await self.directory.match_provider(source.host, source.port)
         if provider is not None:
             return await self._from_provider(request, provider)
@@ -144,6 +154,13 @@ class Admission:
         if isinstance(callee, AccountRecord):
             return await self._incoming(callee)
         return callee or Refused(status=480, reason="No outgoing dialplan")
+
+    async def _hairpin(self, request: Request) -> Admitted | Refused:
+        """Our own leg to an account with an incoming dialplan: a call to that account."""
+        callee = await self._called_account(request)
+        if isinstance(callee, AccountRecord):
+            return await self._incoming(callee)
+        return callee or Refused(status=404)
 
     async def _called_account(self, request: Request) -> AccountRecord | Refused | None:
         """The account a request to a served domain names (None: not a served domain)."""

@@ -22,13 +22,20 @@ from sipcore.b2bua.admission import Admission, Admitted, Refused
 from sipcore.b2bua.background import Background
 from sipcore.b2bua.call import Call
 from sipcore.b2bua.detail import IN, LegDetail
+from sipcore.b2bua.hairpin import HairpinMark
 from sipcore.b2bua.leg import InboundLeg, OutboundLeg, contact_for
 from sipcore.b2bua.registry import DialogRegistry
 from sipcore.b2bua.relay import reason_text
 from sipcore.b2bua.session import CallSession, SessionServices
 from sipcore.b2bua.targets import DialSettings, TargetResolver, caller_identity
 from sipcore.dialog import DialogId
-from sipcore.dialplan import CallContext, DialplanPool, DialplanRequest, OutcomeKind
+from sipcore.dialplan import (
+    CallContext,
+    DialplanPool,
+    DialplanRequest,
+    Direction,
+    OutcomeKind,
+)
 from sipcore.dialplan_host import CallDialplanHost
 from sipcore.directory import Directory
 from sipcore.endpoint import Endpoint, ServerTransactionHandle
@@ -36,8 +43,11 @@ from sipcore.errors import RemoteProtocolError
 from sipcore.events import EventSink
 from sipcore.message import ParseError, Request, Response
 from sipcore.policy import CallRateLimiter, ConcurrentCalls
+from sipcore.transport import Peer
 
 log = logging.getLogger(__name__)
+
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +55,7 @@ class B2buaConfig:
     worker_id: str
     user_agent: str = "sipplatform"
     ring_timeout: float = 180.0
+    max_call_seconds: float = 4 * 3600.0
 
 
 class B2bua:
@@ -56,6 +67,7 @@ class B2bua:
         events: EventSink,
         pool: DialplanPool | None,
         digest: DigestServer,
+        hairpin: HairpinMark,
         config: B2buaConfig,
         clock: Callable[[], float],
     ) -> None:
@@ -66,18 +78,21 @@ class B2bua:
         self.clock = clock
         self.registry = DialogRegistry()
         self.background = Background()
-        self.admission = Admission(directory=directory, digest=digest, clock=clock)
+        self.hairpin = hairpin
+        self.admission = Admission(directory=directory, digest=digest, hairpin=hairpin, clock=clock)
         self.services = SessionServices(
             endpoint=endpoint,
             directory=directory,
             events=events,
             registry=self.registry,
             background=self.background,
-            resolver=TargetResolver(directory, clock),
+            resolver=TargetResolver(directory, clock, self._own_address),
+            hairpin=hairpin,
             clock=clock,
             worker_id=config.worker_id,
             user_agent=config.user_agent,
             ring_timeout=config.ring_timeout,
+            max_call_seconds=config.max_call_seconds,
         )
         self.calls: set[Call] = set()
         self.concurrent = ConcurrentCalls()
@@ -117,9 +132,9 @@ class B2bua:
             return
         key = (call_id, from_tag, cseq.seq)
         merged = self._invites.get(key)
-        if self.registry.find_invite(call_id, from_tag) is not None or (
-            merged is not None and merged is not handle
-        ):
+        ours = self.registry.find_invite(call_id, from_tag) is not None
+        looped = ours and not self.hairpin.is_marked(request)
+        if looped or (merged is not None and merged is not handle):
             handle.reply(482)
             return
         self._invites[key] = handle
@@ -205,10 +220,12 @@ class B2bua:
 
     async def _route(self, call: Call, admitted: Admitted) -> None:
         invite = call.a.invite
+        incoming = admitted.direction is Direction.IN
         settings = DialSettings(
             customer_id=admitted.customer.id,
             home_domain=admitted.owner.domain,
             caller=caller_identity(invite.from_addr),
+            ringing_for=admitted.owner.id if incoming else None,
         )
         session = CallSession(
             services=self.services, call=call, admitted=admitted, settings=settings
@@ -306,6 +323,16 @@ class B2bua:
                 sender.stray_2xx(response)
         except ParseError as error:
             log.debug("stray response ignored: %s", error)
+
+    def _own_address(self) -> Peer | None:
+        """A listener of ours to send hairpin legs to (a wildcard bind reached on loopback)."""
+        listeners = self.endpoint.transports.listeners
+        if not listeners:
+            return None
+        local = listeners[0]
+        if local.host in _WILDCARDS:
+            return Peer(local.transport, _WILDCARDS[local.host], local.port)
+        return local
 
     # stopping --------------------------------------------------------------------------------
 

@@ -3,8 +3,9 @@
 Every call is two dialogues (or more while forking) joined here. Progress and the answer
 of the winning leg are relayed to the caller with their session descriptions untouched;
 afterwards each in-dialogue request (re-INVITE, UPDATE, INFO, OPTIONS, MESSAGE) is sent on
-the other leg and its answer mirrored back, a BYE from either side ends both, and the
-answered-call limit (``cd``) ends the call with BYE on both legs. Transfers will re-bridge
+the other leg and its answer mirrored back (an ACK carrying a delayed offer's answer too),
+a BYE from either side ends both, and the answered-call limit (``cd``, or the worker's
+maximum call length) ends the call with BYE on both legs. Transfers will re-bridge
 legs by swapping ``a``/``b``: nothing here assumes a leg keeps its partner for life.
 When the call ends each leg's call detail is recorded exactly once.
 """
@@ -83,7 +84,7 @@ class Call:
             self.publish("call.ringing", status=response.status)
 
     def connect(
-        self, leg: OutboundLeg, answer: Response, *, answered_limit: int | None = None
+        self, leg: OutboundLeg, answer: Response, *, answered_limit: float | None = None
     ) -> bool:
         """Bridge the answering ``leg`` with the caller; False when the caller is gone."""
         now = self.clock()

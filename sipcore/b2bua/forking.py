@@ -42,6 +42,8 @@ class Target:
     auth: Callable[[], DigestClient] | None = None
     account_id: int | None = None
     provider_id: int | None = None
+    hairpin: bool = False
+    """A leg back to this worker, so the account's incoming dialplan runs."""
 
 
 @dataclass(slots=True)

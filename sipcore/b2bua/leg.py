@@ -122,20 +122,21 @@ class Leg:
         if not invite.body and response.body:
             self._ack_waiting = invite.cseq.seq
             return
-        await self._send_ack(invite.cseq.seq)
+        await self.send_ack(invite.cseq.seq)
 
     async def complete_ack(self, body: bytes, content_type: str | None) -> None:
         """Send the ACK a delayed offer is waiting for, carrying the answer ``body``."""
         seq, self._ack_waiting = self._ack_waiting, None
         if seq is not None:
-            await self._send_ack(seq, body, content_type)
+            await self.send_ack(seq, body, content_type)
 
     def resend_ack(self, seq: int) -> None:
         """Our ACK again, for a retransmitted 2xx (not while it waits for an answer)."""
         if seq != self._ack_waiting:
-            self.background.spawn(self._send_ack(seq), f"ACK again on {self!r}")
+            self.background.spawn(self.send_ack(seq), f"ACK again on {self!r}")
 
-    async def _send_ack(self, seq: int, body: bytes = b"", content_type: str | None = None) -> None:
+    async def send_ack(self, seq: int, body: bytes = b"", content_type: str | None = None) -> None:
+        """The ACK of our INVITE number ``seq`` (built once: every copy is identical)."""
         assert self.dialog is not None
         ack = self.dialog.create_ack(seq, body=body, content_type=content_type)
         await self.endpoint.send_stateless(ack, self.peer)
@@ -249,6 +250,8 @@ class InboundLeg(Leg):
         self, status: int, reason: str, body: bytes, headers: Iterable[tuple[str, str]]
     ) -> Response:
         response = make_response(self.invite, status, reason or None, to_tag=self.to_tag)
+        for route in self.invite.headers.get_raw("Record-Route"):
+            response.headers.add("Record-Route", route)  # RFC 3261 §12.1.1: a proxy in front
         response.headers.add("Contact", self.contact)
         for name, value in headers:
             response.headers.add(name, value)
@@ -341,7 +344,7 @@ class OutboundLeg(Leg):
         self.background.spawn(self._ack_and_bye(leg, response), "hanging up a stray fork")
 
     async def _ack_and_bye(self, leg: OutboundLeg, response: Response) -> None:
-        await leg._send_ack(response.cseq.seq)
+        await leg.send_ack(response.cseq.seq)
         await leg.bye()
 
     def _provisional(self, response: Response) -> None:

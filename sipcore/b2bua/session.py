@@ -17,6 +17,7 @@ from sipcore.b2bua.background import Background
 from sipcore.b2bua.call import Call
 from sipcore.b2bua.detail import OUT, LegDetail
 from sipcore.b2bua.forking import Fork, ForkResult, Target
+from sipcore.b2bua.hairpin import HairpinMark
 from sipcore.b2bua.leg import OutboundLeg, contact_for
 from sipcore.b2bua.registry import DialogRegistry
 from sipcore.b2bua.relay import ALLOW, relayed_headers
@@ -41,10 +42,14 @@ class SessionServices:
     registry: DialogRegistry
     background: Background
     resolver: TargetResolver
+    hairpin: HairpinMark
     clock: Callable[[], float]
     worker_id: str
     user_agent: str
     ring_timeout: float
+    max_call_seconds: float
+    """Every answered call ends after this long, ``cd`` or not: a caller that vanished
+    without BYE (no session timers here) cannot hold a call forever."""
 
 
 class CallSession:
@@ -97,7 +102,7 @@ class CallSession:
         """No dialplan: ring every registered contact of the called account."""
         try:
             targets = await self.services.resolver.account_targets(
-                self.admitted.owner, None, self.settings
+                self.admitted.owner, None, self.settings, follow_dialplan=False
             )
         except Unreachable as error:
             name = _UNREACHABLE_RESULTS.get(error.status, DialResultName.FAILED)
@@ -144,7 +149,8 @@ class CallSession:
     def _connect(self, outcome: ForkResult, answered_limit: int | None) -> DialResult:
         if outcome.winner is None or outcome.answer is None or outcome.target is None:
             return outcome.result
-        limit = outcome.target.answered_limit or answered_limit
+        asked = (outcome.target.answered_limit, answered_limit)
+        limit = min([self.services.max_call_seconds, *(seconds for seconds in asked if seconds)])
         if not self.call.connect(outcome.winner, outcome.answer, answered_limit=limit):
             return DialResult(name=DialResultName.CANCELLED, status=487, reason="Cancelled")
         self.call.transfer = outcome.target.transfer
@@ -172,6 +178,8 @@ class CallSession:
             *target.headers,
         ]
         invite = Request("INVITE", target.request_uri, headers, caller_invite.body)
+        if target.hairpin:
+            services.hairpin.mark(invite)
         detail = LegDetail(
             call_id=call_id,
             direction=OUT,

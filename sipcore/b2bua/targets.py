@@ -1,7 +1,9 @@
 """From a dial-string leg to concrete destinations: where to send the INVITE, as whom.
 
 ``user@local`` and ``user@<served domain>`` become one target per registered contact of
-that account (sent to the address the REGISTER came from, so NATed phones are reached);
+that account (sent to the address the REGISTER came from, so NATed phones are reached), or,
+when the account has an incoming dialplan, one hairpin leg back to this worker so that
+dialplan runs (``sipcore.b2bua.hairpin``);
 ``user@provider`` and ``provider`` alone go to the provider's server (or outbound proxy)
 with its From identity, custom headers and digest credentials; a full URI is sent to its
 host. The From header is built here too: the caller's, the provider's identity, then
@@ -80,12 +82,21 @@ class DialSettings:
     caller: FromIdentity
     from_override: FromIdentity = FromIdentity()
     headers: tuple[tuple[str, str], ...] = ()
+    ringing_for: int | None = None
+    """The account whose incoming dialplan is running: dialling it rings its phones."""
 
 
 class TargetResolver:
-    def __init__(self, directory: Directory, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        clock: Callable[[], float],
+        own_address: Callable[[], Peer | None],
+    ) -> None:
+        """``own_address``: where this worker can send itself a request (hairpin legs)."""
         self.directory = directory
         self.clock = clock
+        self.own_address = own_address
 
     async def resolve(self, leg: DialLeg, settings: DialSettings) -> list[Target]:
         """The destinations ``leg`` stands for; raises ``Unreachable``."""
@@ -113,11 +124,23 @@ class TargetResolver:
         return [self._provider_target(provider, leg, settings)]
 
     async def account_targets(
-        self, account: AccountRecord, leg: DialLeg | None, settings: DialSettings
+        self,
+        account: AccountRecord,
+        leg: DialLeg | None,
+        settings: DialSettings,
+        *,
+        follow_dialplan: bool = True,
     ) -> list[Target]:
-        """One target per registered contact of ``account``."""
+        """One target per registered contact of ``account``; with ``follow_dialplan`` and an
+        incoming dialplan, one hairpin target instead, so that dialplan decides."""
         if account.disabled:
             raise Unreachable(480, f"{account.aor} is disabled")
+        own = self.own_address()
+        follow = follow_dialplan and account.id != settings.ringing_for
+        if follow and own is not None and await self._has_incoming_dialplan(account):
+            uri = URI("sip", user=account.username, host=account.domain)
+            target = self._target(uri, own, leg, settings, settings.caller)
+            return [replace(target, account_id=account.id, hairpin=True)]
         bindings = await self.directory.bindings(account.id, self.clock())
         if not bindings:
             raise Unreachable(480, f"{account.aor} is not registered")
@@ -134,6 +157,12 @@ class TargetResolver:
         if not targets:
             raise Unreachable(480, f"{account.aor} has no usable contact")
         return targets
+
+    async def _has_incoming_dialplan(self, account: AccountRecord) -> bool:
+        name = account.incoming_dialplan
+        if not name:
+            return False
+        return await self.directory.find_dialplan(account.customer.id, name) is not None
 
     def _provider_target(
         self, provider: ProviderRecord, leg: DialLeg, settings: DialSettings

@@ -13,7 +13,6 @@ entries are claimed again at the next refresh.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -26,12 +25,14 @@ from redis.exceptions import RedisError
 from sipcore.cluster.forwarding import ForwardSigner
 from sipcore.cluster.ownership import DialogueOwnership
 from sipcore.cluster.presence import WorkerPresence
-from sipcore.cluster.records import WorkerInfo
+from sipcore.cluster.providers import ProviderLeases
+from sipcore.cluster.records import ClusterError, WorkerInfo
 from sipcore.cluster.router import ClusterRouter
 from sipcore.endpoint import Endpoint
 
 log = logging.getLogger(__name__)
 
+WILDCARDS = frozenset({"0.0.0.0", "::"})
 ENTRY_LIFETIMES = 3
 """Entries live this many refresh intervals: one missed refresh does not lose them."""
 
@@ -42,6 +43,15 @@ class ClusterConfig:
     forwarding_secret: bytes
     """Shared by every worker of the platform (derived from its SECRET_KEY)."""
     refresh_interval: float = 5.0
+    advertise_host: str = ""
+    """The address peers reach this worker at, when it listens on a wildcard address."""
+
+    def worker_info(self, worker_id: str, bound: tuple[str, str, int]) -> WorkerInfo:
+        """This worker as its peers see it, from the first address it listens on."""
+        transport, host, port = bound
+        if host in WILDCARDS and self.advertise_host:
+            host = self.advertise_host
+        return WorkerInfo(worker_id=worker_id, transport=transport, host=host, port=port)
 
 
 class ClusterMember:
@@ -53,9 +63,12 @@ class ClusterMember:
         endpoint: Endpoint,
         secret: bytes,
         refresh_interval: float = 5.0,
+        close_client: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
+        self.close_client = close_client
+        """Whether ``leave`` closes ``client`` (it was made for this member)."""
         self.refresh_interval = refresh_interval
         lifetime = ENTRY_LIFETIMES * refresh_interval
         self.presence = WorkerPresence(client, me, ttl=lifetime)
@@ -68,7 +81,8 @@ class ClusterMember:
             clock=clock,
         )
         self._dialogues: Counter[str] = Counter()
-        self._changes: asyncio.Queue[tuple[bool, str]] = asyncio.Queue()
+        self._changes: asyncio.Queue[tuple[bool, str] | None] = asyncio.Queue()
+        """Claims (True) and releases (False) in the order reported; None: stop."""
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -80,6 +94,16 @@ class ClusterMember:
             endpoint=endpoint,
             secret=config.forwarding_secret,
             refresh_interval=config.refresh_interval,
+            close_client=True,
+        )
+
+    def provider_leases(self, renew_interval: float) -> ProviderLeases:
+        """Provider registration leases for this worker, renewed every ``renew_interval``."""
+        return ProviderLeases(
+            self.client,
+            self.ownership.me.worker_id,
+            renew_interval=renew_interval,
+            ttl=ENTRY_LIFETIMES * renew_interval,
         )
 
     def holds(self, call_id: str) -> bool:
@@ -109,18 +133,20 @@ class ClusterMember:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def leave(self) -> None:
-        """Stop; remove this worker and the dialogues it still holds; close the client."""
+        """Stop; remove this worker and the dialogues it still holds."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Not task.cancel(): the Redis client may turn a cancellation inside a command
+            # into a connection error, which the task survives. It stops between steps.
+            self._changes.put_nowait(None)
+            await self._task
             self._task = None
         try:
             await self.ownership.release_all()
             await self.presence.leave()
         except (RedisError, OSError) as error:
             log.warning("leaving the cluster: %s (the entries will expire)", error)
-        await self.client.aclose()
+        if self.close_client:
+            await self.client.aclose()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -128,12 +154,14 @@ class ClusterMember:
         while True:
             try:
                 async with asyncio.timeout_at(next_refresh):
-                    claim, call_id = await self._changes.get()
+                    change = await self._changes.get()
             except TimeoutError:
                 next_refresh = loop.time() + self.refresh_interval
                 await self._guarded(self._refresh())
                 continue
-            await self._guarded(self._apply(claim, call_id))
+            if change is None:
+                return
+            await self._guarded(self._apply(*change))
 
     async def _apply(self, claim: bool, call_id: str) -> None:
         if not claim:
@@ -152,5 +180,5 @@ class ClusterMember:
     async def _guarded(self, step: Awaitable[None]) -> None:
         try:
             await step
-        except (RedisError, OSError) as error:
+        except (RedisError, OSError, ClusterError) as error:
             log.warning("cluster state not updated: %s", error)

@@ -66,6 +66,8 @@ class ClusterRouter:
         self.signer = signer
         self.holds = holds or ownership.held.__contains__
         self.clock = clock
+        self._pending: dict[ServerTransactionHandle, tuple[Request, Peer]] = {}
+        """INVITEs forwarded and not answered yet: what a CANCEL of them must follow."""
 
     async def route(self, request: Request, handle: ServerTransactionHandle | None) -> bool:
         """True when ``request`` was dealt with here (forwarded or refused); False: serve it.
@@ -74,6 +76,8 @@ class ClusterRouter:
         cannot be looked up (Redis unreachable) are left to the worker, which answers them
         from its own state (a ``481`` for a dialogue it does not know).
         """
+        if request.method == "CANCEL" and handle is not None:
+            return await self._cancel_forwarded(request, handle)
         call_id = dialogue_needed(request)
         if call_id is None or self.holds(call_id):
             return False
@@ -126,6 +130,28 @@ class ClusterRouter:
             if provisional.status > 100 and not handle.final_sent:
                 handle.respond(without_top_via(provisional))
 
-        response = await self.endpoint.send_request(copy, peer, add_via=True, on_provisional=relay)
+        if copy.method == "INVITE":
+            self._pending[handle] = (copy, peer)
+        try:
+            response = await self.endpoint.send_request(
+                copy, peer, add_via=True, on_provisional=relay
+            )
+        finally:
+            self._pending.pop(handle, None)
         if not handle.final_sent:
             handle.respond(without_top_via(response))
+
+    async def _cancel_forwarded(self, cancel: Request, handle: ServerTransactionHandle) -> bool:
+        """A CANCEL of an INVITE we forwarded: answered here, and sent on after the INVITE
+        (hop by hop, RFC 3261 §16.10) with the Via branch of our forwarded copy."""
+        invite = self.endpoint.invite_for_cancel(cancel)
+        pending = None if invite is None else self._pending.get(invite)
+        if pending is None:
+            return False
+        forwarded, peer = pending
+        handle.reply(200)
+        headers = [("Via", forwarded.headers.get_all("Via")[0]), ("Max-Forwards", "70")]
+        headers += [(name, forwarded.headers.get(name) or "") for name in ("From", "To", "Call-ID")]
+        headers.append(("CSeq", f"{forwarded.cseq.seq} CANCEL"))
+        await self.endpoint.send_request(Request("CANCEL", forwarded.uri, headers), peer)
+        return True

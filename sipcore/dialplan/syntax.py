@@ -31,6 +31,8 @@ _NESTING_TOKENS = frozenset(
     | {"+", "-", "*", "/", "//", "%", "|", "&", "^", "~", "<<", ">>", "."}
     | {"==", "!=", "<", ">", "<=", ">=", "(", "[", "{"}
 )
+_OPENING_BRACKETS = frozenset("([{")
+_CLOSING_BRACKETS = frozenset(")]}")
 _DYNAMIC_PROPERTIES = frozenset({"LastFailureStatus", "LastFailureReason"})
 
 
@@ -116,10 +118,36 @@ def _parse_on_big_stack(source: str) -> DialplanSyntaxError | None:
         try:
             starlark.parse("dialplan.star", source, dialect())
         except starlark.StarlarkError as error:
-            result[0] = error_from_message(str(error))
+            result[0] = _locate_unclosed_bracket(error_from_message(str(error)), source)
 
     start_thread(parse, name="dialplan-parse", stack_bytes=_PARSE_STACK_BYTES).join()
     return result[0]
+
+
+def _locate_unclosed_bracket(problem: DialplanSyntaxError, source: str) -> DialplanSyntaxError:
+    """Point an error at the end of the input to the bracket that was never closed.
+
+    starlark-rust places errors found at the end of the input at line 1, column 1, which
+    sends the user to the wrong line; Python's tokenizer sees the same unclosed bracket.
+    """
+    if (problem.line, problem.column) != (1, 1):
+        return problem
+    open_brackets: list[tokenize.TokenInfo] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.string in _OPENING_BRACKETS:
+                open_brackets.append(token)
+            elif token.string in _CLOSING_BRACKETS and open_brackets:
+                open_brackets.pop()
+    except (tokenize.TokenError, SyntaxError):
+        if open_brackets:
+            line, column = open_brackets[-1].start
+            return DialplanSyntaxError(
+                line=line,
+                column=column + 1,
+                message=f"'{open_brackets[-1].string}' is never closed: {problem.message}",
+            )
+    return problem
 
 
 _STACK_SIZE_LOCK = threading.Lock()

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import re
 
-SWS = r"[ \t]*"
-LWS = r"[ \t]+"
+# Possessive (Python 3.11+): whitespace once matched is never given back, so
+# neighbouring optional whitespace cannot make the engine try every split of a
+# long run of blanks (quadratic time on hostile input).
+SWS = r"[ \t]*+"
+LWS = r"[ \t]++"
 TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
 WORD = r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+"
 # qdtext is any character but DQUOTE, backslash and controls other than HTAB
@@ -107,6 +110,8 @@ VIA_SENT_BY = rf"{SWS}{TOKEN}{SWS}/{SWS}{TOKEN}{SWS}/{SWS}{TOKEN}{LWS}{HOST}"
 
 CSEQ = rf"{SWS}(?P<seq>[0-9]+){LWS}(?P<method>{TOKEN}){SWS}"
 CALL_ID = rf"{SWS}{WORD}(?:@{WORD})?{SWS}"
+REPLACES = rf"(?P<call_id>{CALL_ID})(?P<params>{GENERIC_PARAMS}){SWS}"
+EVENT = rf"{SWS}(?P<package>{TOKEN})(?P<params>{GENERIC_PARAMS}){SWS}"
 NUMBER = rf"{SWS}[0-9]+{SWS}"
 RFC1123_DATE = (
     rf"{SWS}(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{{2}} "

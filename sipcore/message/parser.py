@@ -3,9 +3,10 @@
 The parser does the least that makes a message safe to hand on: it splits
 the head from the body, splits and unfolds header lines, indexes header
 names, checks the start line, and checks the syntax (not the meaning) of the
-headers every element relies on: Via, From, To, Call-ID, CSeq, Max-Forwards,
-Content-Length, Contact, Expires and Date. Everything else is parsed when a
-typed accessor first asks.
+headers the stack relies on: Via, From, To, Call-ID, CSeq, Max-Forwards,
+Content-Length, Contact, Expires, Date, Route, Record-Route, Refer-To,
+Referred-By, Replaces, Event and Subscription-State (the numbers are also
+range-checked). Objects are built only when a typed accessor first asks.
 
 Nothing but ``ParseError`` leaves ``parse_message``. When enough of a request
 survived to send a response back (a request line, a usable top Via and a
@@ -23,7 +24,10 @@ from sipcore.message.grammar import (
     ANY_URI,
     CALL_ID,
     CSEQ,
+    EVENT,
+    NAME_ADDR,
     NUMBER,
+    REPLACES,
     REQUEST_URI,
     RFC1123_DATE,
     SWS,
@@ -40,11 +44,10 @@ MAX_MESSAGE_SIZE = 65535
 """Default size limit: the largest UDP datagram; a TCP message may not exceed it either."""
 
 _REQUEST_LINE = re.compile(rf"(?P<method>{TOKEN}) (?P<uri>[^ \t]+) SIP/2\.0")
-_LOOSE_REQUEST_LINE = re.compile(rf"(?P<method>{TOKEN})[ \t]+(?P<uri>.*?)[ \t]+SIP/(?P<v>\S*)\s*")
 _STATUS_LINE = re.compile(
     r"SIP/(?P<version>[0-9]+\.[0-9]+) (?P<status>[0-9]{3})(?: (?P<reason>.*))?"
 )
-_HEADER_NAME = re.compile(TOKEN)
+_HEADER_NAME = re.compile(TOKEN)  # also what a method must be
 _REQUEST_URI = re.compile(REQUEST_URI).fullmatch
 _ANY_URI = re.compile(ANY_URI).fullmatch
 _HEADER_LINE = re.compile(r"\r\n([^:\r\n]*):[ \t]*((?:[^\r\n]*[^ \t\r\n])?)[ \t]*(?=\r\n|\Z)")
@@ -65,6 +68,13 @@ _CHECKS = {
     "expires": re.compile(NUMBER).fullmatch,
     "content-length": re.compile(NUMBER).fullmatch,
     "date": re.compile(RFC1123_DATE).fullmatch,
+    "route": re.compile(comma_list(NAME_ADDR)).fullmatch,
+    "record-route": re.compile(comma_list(NAME_ADDR)).fullmatch,
+    "refer-to": re.compile(ADDRESS).fullmatch,
+    "referred-by": re.compile(ADDRESS).fullmatch,
+    "replaces": re.compile(REPLACES).fullmatch,
+    "event": re.compile(EVENT).fullmatch,
+    "subscription-state": re.compile(EVENT).fullmatch,
 }
 _REQUIRED = ("via", "from", "to", "call-id", "cseq")
 _SINGLE = ("from", "to", "call-id", "cseq", "max-forwards")
@@ -179,13 +189,7 @@ def _response(start: str, headers: Headers, body: bytes) -> Response:
 def _request(start: str, headers: Headers, body: bytes) -> Request:
     match = _REQUEST_LINE.fullmatch(start)
     if match is None:
-        loose = _LOOSE_REQUEST_LINE.fullmatch(start)
-        if loose is None:
-            raise ParseError(f"malformed start line {start[:80]!r}")
-        partial = Request._from_wire(loose["method"], loose["uri"], headers, b"")
-        if loose["v"] != "2.0":
-            raise _answerable(f"SIP version SIP/{loose['v'][:10]} not supported", partial, 505)
-        raise _answerable(f"malformed Request-Line {start[:80]!r}", partial)
+        raise _malformed_request_line(start, headers)
     request = Request._from_wire(match["method"], match["uri"], headers, b"")
     try:
         if not _REQUEST_URI(match["uri"]):
@@ -200,6 +204,21 @@ def _request(start: str, headers: Headers, body: bytes) -> Request:
     except ParseError as exc:
         raise _answerable(exc.reason, request) from None
     return request
+
+
+def _malformed_request_line(start: str, headers: Headers) -> ParseError:
+    """Why a request line failed; answerable when it still has a method and a version.
+
+    Extra or trailing whitespace and a Request-URI with spaces in it (RFC 4475
+    §3.1.2.8-10) are refused with 400; another SIP version with 505.
+    """
+    words = start.split()
+    if len(words) < 3 or not _HEADER_NAME.fullmatch(words[0]) or words[-1][:4] != "SIP/":
+        return ParseError(f"malformed start line {start[:80]!r}")
+    partial = Request._from_wire(words[0], " ".join(words[1:-1]), headers, b"")
+    if words[-1] != "SIP/2.0":
+        return _answerable(f"SIP version {words[-1][4:14]} not supported", partial, 505)
+    return _answerable(f"malformed Request-Line {start[:80]!r}", partial)
 
 
 def _answerable(reason: str, request: Request, status: int = 400) -> ParseError:

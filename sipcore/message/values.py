@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sipcore.message.errors import ParseError
-from sipcore.message.grammar import CALL_ID, CSEQ, GENERIC_PARAMS, SWS, TOKEN, TOKEN_RE
+from sipcore.message.grammar import CSEQ, EVENT, REPLACES, TOKEN_RE
 from sipcore.message.params import EMPTY_PARAMS, format_params, parse_params, unquote_value
 
 MAX_CSEQ = 2**32 - 1
 _CSEQ_RE = re.compile(CSEQ)
-_REPLACES_RE = re.compile(rf"(?P<call_id>{CALL_ID})(?P<params>{GENERIC_PARAMS}){SWS}")
-_EVENT_RE = re.compile(rf"{SWS}(?P<package>{TOKEN})(?P<params>{GENERIC_PARAMS}){SWS}")
+_REPLACES_RE = re.compile(REPLACES)
+_EVENT_RE = re.compile(EVENT)
 
 
 def parse_int(text: str, what: str, maximum: int = MAX_CSEQ) -> int:

@@ -87,9 +87,6 @@ class Ban:
     def active(self, now: float) -> bool:
         return now < self.until
 
-    def remaining(self, now: float) -> float:
-        return max(0.0, self.until - now)
-
     def to_json(self) -> str:
         return json.dumps(
             {

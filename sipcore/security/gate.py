@@ -6,10 +6,12 @@ ban table is a mirror of the shared ``CounterStore`` that ``SecurityService`` ke
 (it adds the bans it makes at once and reloads the store's list periodically, which is how
 a ban made by another worker, or lifted by staff, arrives here).
 
-Order of checks, cheapest first: banned source, request rate, then, for requests only, a
-known scanner's signature and credentials naming a locked account. Sources in
-``exempt_networks`` (a load balancer, a trusted provider) are never rate limited or banned;
-their scanner-looking requests are still dropped.
+Order of checks, cheapest first: banned source, then for requests only the request rate, a
+known scanner's signature and credentials naming a locked account. Responses are never rate
+limited: they answer our own requests, and dropping them would fail our own calls. Sources
+in ``exempt_networks`` (loopback by default: a load balancer on the same machine; add
+trusted providers) are never rate limited or banned; their scanner-looking requests are
+still dropped.
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ class GateConfig:
     drop_scanners: bool = True
     notice_interval: float = 60.0
     """At most one ``security.flood`` / ``security.scanner`` event per source this often."""
-    exempt_networks: tuple[str, ...] = ()
-    """CIDR blocks never rate limited or banned (a load balancer in front, own providers)."""
+    exempt_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    """CIDR blocks never rate limited or banned: by default loopback, where a load balancer on
+    the same machine (Kamailio in front of several workers) sends everything from; add the
+    providers' trunks and any other proxy in front."""
     signatures: tuple[ScannerSignature, ...] = KNOWN_SCANNERS
 
     def __post_init__(self) -> None:
@@ -129,18 +133,10 @@ class SecurityGate:
                 if now < until:
                     return _DROP_BANNED
                 del self._sources[source]
-            if not self._limiter.allow(source, now):
-                if self._notice_due(DropReason.RATE, source, now):
-                    event = flood_event(
-                        source,
-                        rate=self.config.request_rate,
-                        burst=self.config.request_burst,
-                        now=now,
-                    )
-                    return Decision(Verdict.DROP_AND_PUBLISH, DropReason.RATE, event)
-                return _DROP_RATE
         if not isinstance(message, Request):
             return ALLOW
+        if not exempt and not self._limiter.allow(source, now):
+            return self._over_rate(source, now)
         if self.config.drop_scanners:
             tool = self._detector.identify(message)
             if tool is not None:
@@ -148,6 +144,13 @@ class SecurityGate:
         if self._accounts and self._claims_locked_account(message, now):
             return _DROP_LOCKED
         return ALLOW
+
+    def _over_rate(self, source: str, now: float) -> Decision:
+        if not self._notice_due(DropReason.RATE, source, now):
+            return _DROP_RATE
+        config = self.config
+        event = flood_event(source, rate=config.request_rate, burst=config.request_burst, now=now)
+        return Decision(Verdict.DROP_AND_PUBLISH, DropReason.RATE, event)
 
     def _scanner_seen(
         self, request: Request, source: str, tool: str, now: float, *, exempt: bool

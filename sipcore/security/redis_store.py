@@ -89,7 +89,11 @@ def _ms(seconds: float) -> int:
 
 
 class RedisCounterStore:
-    """``CounterStore`` on Redis (``redis.asyncio``); use it on one event loop."""
+    """``CounterStore`` on Redis (``redis.asyncio``); use it on one event loop.
+
+    Counter windows and offence memory run on Redis's clock (key expiry), so ``now`` is not
+    needed for them; bans end at their ``until``, Unix time from the workers' clocks.
+    """
 
     def __init__(self, client: redis.asyncio.Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
         self.client = client

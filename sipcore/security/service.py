@@ -102,12 +102,14 @@ class SecurityService:
                 count = await self.store.count_failure(
                     subject, window=policy.failure_window, now=now
                 )
-                if count >= limit:
-                    await self.store.clear_failures(subject)
+                # The count is atomic in the store, so exactly one failure, on whichever
+                # worker, reaches the limit: one ban, however many guesses are in flight.
+                if count == limit:
                     detail = f"{count} failed authentications"
                     made.append(
                         await self.ban(subject, BanReason.AUTH_FAILURES, now=now, detail=detail)
                     )
+                    await self.store.clear_failures(subject)  # after the ban: a fresh count
         except Exception:
             log.exception("counting a failed authentication from %s failed", source)
         return made

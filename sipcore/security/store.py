@@ -51,9 +51,10 @@ class CounterStore(Protocol):
 class MemoryCounterStore:
     """A ``CounterStore`` in this process's memory: the embedded default, and for tests.
 
-    Bounded: at most ``max_counters`` failure and offence counters and ``max_bans`` bans;
-    when full the entry closest to expiry is dropped first (expired entries always go first).
-    Times come from the callers' ``now``.
+    Bounded: at most ``max_counters`` failure and offence counters and ``max_bans`` bans.
+    When full, the counter touched least recently and the ban made earliest are dropped, in
+    constant time (dicts keep insertion order), so an attack from very many addresses costs
+    neither unbounded memory nor a scan per failure. Times come from the callers' ``now``.
     """
 
     def __init__(self, *, max_counters: int = 100_000, max_bans: int = 100_000) -> None:
@@ -74,10 +75,9 @@ class MemoryCounterStore:
     async def save_ban(self, ban: Ban, *, now: float) -> None:
         if not ban.active(now):
             return
-        if ban.subject not in self._bans and len(self._bans) >= self.max_bans:
-            self._drop_expired_bans(now)
-            if len(self._bans) >= self.max_bans:
-                del self._bans[min(self._bans.values(), key=lambda b: b.until).subject]
+        self._bans.pop(ban.subject, None)
+        if len(self._bans) >= self.max_bans:
+            del self._bans[next(iter(self._bans))]
         self._bans[ban.subject] = ban
 
     async def lift_ban(self, subject: Subject) -> Ban | None:
@@ -91,23 +91,15 @@ class MemoryCounterStore:
         """Nothing to release; the contents stay (the store may be shared in-process)."""
 
     def _count(self, key: str, now: float, *, expires: float, extend: bool) -> int:
-        count, until = self._counters.get(key, (0, now))
+        count, until = self._counters.pop(key, (0, now))
         if until <= now:
-            count = 0
-            until = expires
+            count, until = 0, expires
         elif extend:
             until = expires
-        if key not in self._counters and len(self._counters) >= self.max_counters:
-            self._drop_oldest_counter(now)
+        if len(self._counters) >= self.max_counters:
+            del self._counters[next(iter(self._counters))]
         self._counters[key] = (count + 1, until)
         return count + 1
-
-    def _drop_oldest_counter(self, now: float) -> None:
-        expired = [key for key, (_, until) in self._counters.items() if until <= now]
-        for key in expired:
-            del self._counters[key]
-        if len(self._counters) >= self.max_counters:
-            del self._counters[min(self._counters, key=lambda k: self._counters[k][1])]
 
     def _drop_expired_bans(self, now: float) -> None:
         for subject in [s for s, ban in self._bans.items() if not ban.active(now)]:

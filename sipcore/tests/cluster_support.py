@@ -15,6 +15,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from sipcore.message import Request, new_tag
+
 CLUSTER_TEST_DATABASE = 11
 
 
@@ -40,3 +42,19 @@ async def flushed_redis() -> AsyncIterator[Redis]:
     finally:
         await client.flushdb()
         await client.aclose()
+
+
+def sip_request(method: str, call_id: str, *, to_tag: str = "", **extra: str) -> Request:
+    """A request from alice to bob with ``call_id`` (and a To tag: in a dialogue)."""
+    return Request(
+        method,
+        "sip:bob@example.test",
+        [
+            ("Max-Forwards", "70"),
+            ("From", f"<sip:alice@example.test>;tag={new_tag()}"),
+            ("To", "<sip:bob@example.test>" + (f";tag={to_tag}" if to_tag else "")),
+            ("Call-ID", call_id),
+            ("CSeq", f"1 {method}"),
+            *extra.items(),
+        ],
+    )

@@ -237,3 +237,28 @@ async def test_a_callee_gone_silent_times_out_with_408():
         alice = await world.phone("alice")
         call = await alice.call(f"sip:bob@{DOMAIN}")
         assert call.final.status == 408
+
+
+async def test_every_answered_call_ends_after_the_worker_maximum():
+    async with running_world(max_call_seconds=0.5) as world:
+        world.add_account("alice")
+        world.add_account("bob")
+        bob = await world.phone("bob")
+        alice = await world.phone("alice")
+        call = await alice.call(f"sip:bob@{DOMAIN}")
+        incoming = await bob.incoming.get()
+        await asyncio.wait_for(call.ended.wait(), 5)
+        await asyncio.wait_for(incoming.ended.wait(), 5)
+
+
+async def test_record_route_of_a_proxy_in_front_is_echoed_and_followed(world):
+    bob = await world.phone("bob")
+    alice = await world.phone("alice")
+    proxy = f"<sip:{alice.local.hostport};lr>"
+    call = await alice.call(f"sip:bob@{DOMAIN}", headers=[("Record-Route", proxy)])
+    assert call.final.headers.get_all("Record-Route") == [proxy]
+    incoming = await bob.incoming.get()
+    await incoming.request("INFO")
+    [info] = call.requests
+    assert info.headers.get_all("Route") == [proxy]
+    await call.bye()

@@ -131,3 +131,38 @@ async def test_dial_string_errors_are_logged_and_the_call_fails_cleanly(world):
     call = await alice.call("sip:1@example.test")
     assert call.final.status == 480
     assert any("unknown dial string option" in line for line in logs(world))
+
+
+async def test_leg_options_fu_and_fd_win_over_sys_set_from_header(world):
+    script = 'sys.SetFromHeader("Sales", "sales", None)\nsys.Dial("bob@local[fu=ops,fd=Ops Desk]")'
+    world.directory.add_dialplan(1, "out", script)
+    world.change_account("alice", outgoing_dialplan="out")
+    bob = await world.phone("bob")
+    alice = await world.phone("alice")
+    call = await alice.call("sip:1@example.test")
+    sender = (await bob.incoming.get()).invite.from_addr
+    assert (sender.display_name, sender.uri.user, sender.uri.host) == ("Ops Desk", "ops", DOMAIN)
+    await call.bye()
+
+
+async def test_dialling_an_account_with_an_incoming_dialplan_runs_that_dialplan(world):
+    world.directory.add_dialplan(1, "out", 'sys.Dial("bob@local")')
+    world.directory.add_dialplan(1, "forward", 'sys.Log("forwarding")\nsys.Dial("carol@local")')
+    world.change_account("alice", outgoing_dialplan="out")
+    world.change_account("bob", incoming_dialplan="forward")
+    carol = await world.phone("carol")
+    alice = await world.phone("alice")
+    call = await alice.call("sip:bob@example.test")
+    assert call.final.status == 200
+    assert call.final.body == carol.answer_body
+    assert (await carol.incoming.get()).invite.body == call.invite.body
+    assert "forwarding" in logs(world)
+    assert (await call.bye()).status == 200
+    await world.settle(lambda: world.worker.active_calls == 0)
+
+
+async def test_a_forged_hairpin_mark_gets_no_pass(world):
+    mallory = await world.phone("mallory", register=False)
+    call = await mallory.call(f"sip:bob@{DOMAIN}", headers=[("X-Sipplatform-Hairpin", "0" * 32)])
+    assert call.final.status == 403
+    assert call.invite.headers.get("Proxy-Authorization") is not None

@@ -4,6 +4,8 @@ import asyncio
 
 import pytest
 
+from sipcore.b2bua.forking import failure_result
+from sipcore.message import Response, reason_phrase
 from sipcore.tests.phones import DOMAIN, running_world
 
 
@@ -146,3 +148,22 @@ async def test_a_delayed_leg_rings_after_its_delay(world):
     await asyncio.wait_for(call.task, 5)
     assert call.final.status == 200
     await call.bye()
+
+
+@pytest.mark.parametrize(
+    ("statuses", "name", "status"),
+    [
+        ([480, 486], "Busy", 486),
+        ([404, 503], "Failed", 404),
+        ([480, 503], "NoAnswer", 480),
+        ([408, 503], "Failed", 503),
+        ([408], "TimedOut", 408),
+        ([487], "Cancelled", 487),
+        ([486, 603], "Failed", 603),
+        ([], "Failed", 503),
+    ],
+)
+def test_the_most_telling_failure_is_reported(statuses, name, status):
+    responses = [Response(code, reason_phrase(code)) for code in statuses]
+    result = failure_result(responses)
+    assert (result.name.value, result.status) == (name, status)

@@ -22,7 +22,7 @@ from sipcore.cluster import (
 )
 from sipcore.endpoint import Endpoint, ServerTransactionHandle
 from sipcore.message import Request, new_tag
-from sipcore.tests.cluster_support import flushed_redis
+from sipcore.tests.cluster_support import flushed_redis, sip_request
 from sipcore.tests.phones import FAST_TIMERS
 from sipcore.transport import Peer
 
@@ -43,7 +43,16 @@ class Worker:
         if await self.router.route(request, handle):
             return
         self.served.append(request)
-        if handle is not None:
+        if handle is None:
+            return
+        if request.method == "CANCEL":
+            invite = self.endpoint.invite_for_cancel(request)
+            handle.reply(200 if invite else 481)
+            if invite is not None:
+                invite.reply(487, to_tag=new_tag())
+        elif request.method == "INVITE" and "X-Ring" in request.headers:
+            handle.reply(180, to_tag=new_tag())
+        else:
             handle.reply(200 if request.method != "INVITE" else 486, to_tag=new_tag())
 
 
@@ -73,21 +82,6 @@ async def cluster():
                 await endpoint.close()
 
 
-def request(method: str, call_id: str, *, to_tag: str = "", **extra: str) -> Request:
-    return Request(
-        method,
-        "sip:bob@example.test",
-        [
-            ("Max-Forwards", "70"),
-            ("From", f"<sip:alice@example.test>;tag={new_tag()}"),
-            ("To", "<sip:bob@example.test>" + (f";tag={to_tag}" if to_tag else "")),
-            ("Call-ID", call_id),
-            ("CSeq", f"1 {method}"),
-            *extra.items(),
-        ],
-    )
-
-
 def peer(worker: Worker) -> Peer:
     return Peer("udp", worker.info.host, worker.info.port)
 
@@ -95,7 +89,7 @@ def peer(worker: Worker) -> Peer:
 async def test_an_invite_replacing_another_workers_dialogue_is_served_by_that_worker(cluster):
     one, two, phone, phone_address = cluster
     replaces = f"{HELD_CALL};to-tag=aa;from-tag=bb"
-    invite = request("INVITE", "transfer-1@127.0.0.1", Replaces=replaces)
+    invite = sip_request("INVITE", "transfer-1@127.0.0.1", Replaces=replaces)
     response = await phone.send_request(invite, peer(one))
 
     assert response.status == 486  # worker two's answer, relayed by worker one
@@ -111,26 +105,47 @@ async def test_an_invite_replacing_another_workers_dialogue_is_served_by_that_wo
 
 async def test_in_dialogue_requests_follow_the_owner_and_new_calls_stay(cluster):
     one, two, phone, _ = cluster
-    bye = await phone.send_request(request("BYE", HELD_CALL, to_tag="aa"), peer(one))
+    bye = await phone.send_request(sip_request("BYE", HELD_CALL, to_tag="aa"), peer(one))
     assert bye.status == 200
-    await phone.send_stateless(request("ACK", HELD_CALL, to_tag="aa"), peer(one))
-    new_call = await phone.send_request(request("INVITE", "new-call@127.0.0.1"), peer(one))
+    await phone.send_stateless(sip_request("ACK", HELD_CALL, to_tag="aa"), peer(one))
+    new_call = await phone.send_request(sip_request("INVITE", "new-call@127.0.0.1"), peer(one))
     assert new_call.status == 486
     await settle(lambda: len(two.served) == 2)
     assert [r.method for r in two.served] == ["BYE", "ACK"]
     assert all(FORWARDED_HEADER in r.headers for r in two.served)
     assert [r.call_id for r in one.served] == ["new-call@127.0.0.1"]
-    unknown = await phone.send_request(request("BYE", "nobody@host", to_tag="x"), peer(one))
+    unknown = await phone.send_request(sip_request("BYE", "nobody@host", to_tag="x"), peer(one))
     assert unknown.status == 200 and one.served[-1].call_id == "nobody@host"
+
+
+async def test_a_cancel_follows_the_forwarded_invite(cluster):
+    one, two, phone, _ = cluster
+    replaces = f"{HELD_CALL};to-tag=aa;from-tag=bb"
+    invite = sip_request("INVITE", "transfer-2@127.0.0.1", Replaces=replaces, **{"X-Ring": "1"})
+    ringing = asyncio.Event()
+    final = asyncio.ensure_future(
+        phone.send_request(invite, peer(one), on_provisional=lambda r: ringing.set())
+    )
+    await asyncio.wait_for(ringing.wait(), 2)
+    cancel = Request(
+        "CANCEL",
+        invite.uri,
+        [(name, invite.headers.get(name) or "") for name in ("Via", "From", "To", "Call-ID")]
+        + [("Max-Forwards", "70"), ("CSeq", "1 CANCEL")],
+    )
+    assert (await phone.send_request(cancel, peer(one))).status == 200
+    assert (await asyncio.wait_for(final, 5)).status == 487
+    assert [r.method for r in two.served] == ["INVITE", "CANCEL"]
+    assert one.served == []
 
 
 async def test_a_forged_stamp_is_refused_and_a_forwarded_request_never_bounces(cluster):
     one, two, phone, _ = cluster
-    forged = request("BYE", HELD_CALL, to_tag="aa")
+    forged = sip_request("BYE", HELD_CALL, to_tag="aa")
     forged.headers.add(FORWARDED_HEADER, "worker=sip-9;source=-;ts=1;sig=00")
     assert (await phone.send_request(forged, peer(one))).status == 403
 
-    stale = request("BYE", HELD_CALL, to_tag="aa")
+    stale = sip_request("BYE", HELD_CALL, to_tag="aa")
     ForwardSigner(SECRET).sign(stale, worker_id="sip-3", source="-", now=time.time())
     response = await phone.send_request(stale, peer(one))
     assert response.status == 482

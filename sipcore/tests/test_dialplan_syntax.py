@@ -116,3 +116,17 @@ def test_dynamic_properties_become_calls_on_the_same_lines():
 
 def test_dynamic_property_rewrite_leaves_untokenisable_source_alone():
     assert expose_dynamic_properties("x = '''open\n") == "x = '''open\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "column", "bracket"),
+    [
+        ("x = 1\ny = (\n", 2, 5, "("),
+        ('x = 1\nsys.Dial("a@b",\n  ring_timeout=[1, 2]\n', 2, 9, "("),
+        ("x = {\n  'a': [1,\n", 2, 8, "["),
+    ],
+)
+def test_unclosed_bracket_at_end_of_input_is_located_where_it_opened(source, line, column, bracket):
+    problem = validate_source(source)
+    assert (problem.line, problem.column) == (line, column)
+    assert f"'{bracket}' is never closed" in problem.message

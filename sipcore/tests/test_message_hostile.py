@@ -73,3 +73,56 @@ def test_message_folded_and_repeated_lines_stay_linear() -> None:
     message = parse_message(data, max_size=len(data))
     assert len(message.headers.get_all("Y")) == N // 3
     assert time.process_time() - start < 0.5
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        b"INVITE " + b" " * N + b"x",
+        b"INVITE " + b"a " * (N // 2) + b"SIP/2.0",
+        b"SIP/2.0 200 " + b" " * N + b"x",
+        b"I" * N + b" sip:a@b SIP/2.0",
+    ],
+    ids=["spaces", "words", "status-spaces", "long-method"],
+)
+def test_message_pathological_start_line_is_handled_in_linear_time(start: bytes) -> None:
+    data = start + b"\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCSeq: 1 INVITE\r\n\r\n"
+    begin = time.process_time()
+    with pytest.raises(ParseError):
+        parse_message(data, max_size=len(data))
+    assert time.process_time() - begin < 0.5
+
+
+TYPICAL = {
+    "Via": 'SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK1;rport, SIP / 2.0 / TCP h ; x = "q"',
+    "From": '"Al \\"x\\"" <sip:al:pw@h.example.com:5060;lr?S=a%20b>;tag=1;x="y"',
+    "Contact": '<sip:a@b>;expires=1;q=0.5, sip:c@d;expires=2, "N" <urn:x:y>',
+    "CSeq": "  123   INVITE  ",
+    "Route": "<sip:p1.example.com;lr>, <sip:p2.example.com;lr>",
+    "Event": "presence ; id = 1",
+    "Replaces": "abc@h;to-tag=1;from-tag=2;early-only",
+}
+BLANKS = 20000
+
+
+@pytest.mark.parametrize("name", sorted(TYPICAL))
+def test_message_blank_runs_anywhere_in_a_value_stay_linear(name: str) -> None:
+    """A long run of blanks (or tabs) inserted at any point of a value costs linear time."""
+    value = TYPICAL[name]
+    accessors = ("vias", "from_addr", "contacts", "cseq", "routes", "event", "replaces")
+    for position in range(0, len(value) + 1, 3):
+        for blanks in (" " * BLANKS, "\t " * (BLANKS // 2)):
+            fields = dict(HEAD)
+            fields[name] = (value[:position] + blanks + value[position:]).encode()
+            data = (
+                b"INVITE sip:b@h SIP/2.0\r\n"
+                + b"".join(k.encode() + b": " + v + b"\r\n" for k, v in fields.items())
+                + b"\r\n"
+            )
+            begin = time.process_time()
+            with contextlib.suppress(ParseError):
+                message = parse_message(data)
+                for accessor in accessors:
+                    with contextlib.suppress(ParseError):
+                        getattr(message, accessor)
+            assert time.process_time() - begin < 0.1, (name, position)

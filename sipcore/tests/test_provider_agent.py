@@ -6,23 +6,28 @@ The provider is a sipcore phone in provider mode: it challenges REGISTER (401) a
 
 import asyncio
 import contextlib
+import socket
 import time
 
 import pytest
 
 from sipcore.directory import ProviderRecord
-from sipcore.tests.phones import DOMAIN, PASSWORD, Phone, running_world
+from sipcore.endpoint import Endpoint
+from sipcore.memory_directory import MemoryDirectory
+from sipcore.provider_agent import AgentConfig, ProviderAgent, Registration
+from sipcore.tests.phones import DOMAIN, FAST_TIMERS, PASSWORD, Phone, running_world
 
 TRUNK_USER = "trunk"
 TRUNK_PASSWORD = "trunk-secret"
 
 
-def provider_record(provider: Phone, **fields) -> ProviderRecord:
+def provider_record(provider: Phone | None, **fields) -> ProviderRecord:
+    """The trunk's record; its server is ``provider`` unless ``fields`` name another."""
     values = {
         "id": 7,
         "customer_id": 1,
         "name": "trunk",
-        "server_uri": f"sip:{provider.local.hostport}",
+        "server_uri": f"sip:{provider.local.hostport}" if provider else "",
         "outbound_proxy": "",
         "username": TRUNK_USER,
         "auth_username": "",
@@ -170,3 +175,25 @@ async def test_a_second_worker_as_the_provider_registration_and_calls_both_ways(
             assert back.final.body == bob.answer_body
             await back.bye()
             await world.settle(lambda: world.worker.active_calls == 0)
+
+
+async def test_a_provider_that_never_answers_is_reported_with_408_and_retried_later():
+    endpoint = Endpoint(FAST_TIMERS)
+    await endpoint.listen("udp", "127.0.0.1", 0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        agent = ProviderAgent(
+            endpoint=endpoint,
+            directory=MemoryDirectory(),
+            clock=time.time,
+            config=AgentConfig(request_timeout=0.3, retry_base=10),
+        )
+        provider = provider_record(None, server_uri=f"sip:127.0.0.1:{port}")
+        try:
+            state = await agent.register(Registration(provider))
+        finally:
+            await endpoint.close()
+    assert (state.registered, state.last_status) == (False, 408)
+    assert state.failure_reason == "no answer from the provider"
+    assert state.next_attempt_at == pytest.approx(time.time() + 10, abs=1)

@@ -36,7 +36,7 @@ def world():
         directory=directory,
         events=events,
         digest=DigestServer(secret=b"s" * 32),
-        config=RegistrarConfig(worker_id="w1", max_bindings=2),
+        config=RegistrarConfig(worker_id="w1", default_domain=DOMAIN, max_bindings=2),
         clock=clock,
     )
     return SimpleNamespace(
@@ -250,3 +250,16 @@ async def test_malformed_contact_is_a_bad_request(world):
         world.registrar, contacts=("<sip:alice@127.0.0.1;expires=x",)
     )
     assert response.status == 400
+
+
+async def test_a_phone_using_our_address_as_its_domain_registers_in_the_default_domain(world):
+    phone = Registering()
+    request = phone.request()
+    request.headers.set("To", "<sip:alice@127.0.0.1>")
+    challenge = await world.registrar.handle(request, PHONE)
+    assert f'realm="{DOMAIN}"' in challenge.headers.get("WWW-Authenticate")
+    phone.last = challenge
+    request = phone.request()
+    request.headers.set("To", "<sip:alice@127.0.0.1>")
+    assert (await world.registrar.handle(request, PHONE)).status == 200
+    assert len(await world.directory.bindings(world.alice.id, world.clock.now)) == 1

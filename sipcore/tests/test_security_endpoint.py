@@ -1,6 +1,7 @@
 """SecuredEndpoint on real UDP sockets (127.0.0.1, ports picked by the kernel): dropped
 messages get no answer and create no transaction, wrong passwords lead to a ban that ends by
-itself, floods are cut, and the application needs no hook of its own."""
+itself, floods are cut, and the application needs no hook of its own. Loopback is exempt by
+default (a load balancer on the same machine), so these servers exempt nothing."""
 
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ async def secured_server(
     background = Background()
     events = MemoryEventSink()
     service = SecurityService(
-        gate=SecurityGate(gate),
+        gate=SecurityGate(gate or GateConfig(exempt_networks=())),
         store=MemoryCounterStore(),
         policy=policy or BanPolicy(max_source_failures=3, first_ban=1.0),
         events=events,
@@ -203,7 +204,7 @@ async def test_a_banned_source_gets_no_400_for_a_malformed_request():
 
 
 async def test_a_flood_is_cut_to_the_rate_and_reported_once():
-    gate = GateConfig(request_rate=2, request_burst=5)
+    gate = GateConfig(request_rate=2, request_burst=5, exempt_networks=())
     async with secured_server(gate=gate) as server:
         client = Client(server.port)
         loop = asyncio.get_running_loop()

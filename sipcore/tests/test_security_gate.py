@@ -2,6 +2,8 @@
 accounts, exempt networks; every decision made from local state."""
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from sipcore.message import Request, Response
 from sipcore.security import (
@@ -63,6 +65,22 @@ def test_a_banned_source_is_dropped_silently_until_its_ban_ends():
     assert gate.check(register(), ATTACKER, 100.0).verdict is Verdict.ALLOW
     assert gate.banned_count == 0  # released, and forgotten
     assert gate.stats.dropped[DropReason.BANNED] == 3
+
+
+def test_loopback_is_exempt_by_default():
+    gate = SecurityGate(GateConfig(request_rate=1, request_burst=1))
+    gate.add_ban(ban(Subject.source("127.0.0.1"), until=100.0))
+    assert [gate.check(register(), "127.0.0.1", 0.0).verdict for _ in range(3)] == [
+        Verdict.ALLOW
+    ] * 3
+    assert gate.check(register(), "::1", 0.0).verdict is Verdict.ALLOW
+    assert not gate.is_exempt(ATTACKER)
+
+
+def test_responses_are_never_rate_limited():
+    gate = SecurityGate(GateConfig(request_rate=1, request_burst=1))
+    response = Response(200, "OK", [("Call-ID", "c"), ("CSeq", "1 INVITE")])
+    assert {gate.check(response, ATTACKER, 0.0).verdict for _ in range(50)} == {Verdict.ALLOW}
 
 
 def test_responses_from_a_banned_source_are_dropped_too():
@@ -172,3 +190,32 @@ def test_credentials_with_an_empty_username_are_checked_without_failing():
     gate.add_ban(ban(Subject.account("alice", "example.com"), until=100.0))
     empty = 'Digest username="", realm="example.com", nonce="n", uri="sip:x", response="0"'
     assert gate.check(register(authorization=empty), PHONE, 1.0).verdict is Verdict.ALLOW
+
+
+HEADER_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=200)
+DIGEST_LIKE = st.builds(
+    lambda user, realm, rest: f'Digest username="{user}", realm="{realm}"{rest}',
+    HEADER_TEXT,
+    st.sampled_from(["example.com", "EXAMPLE.com", ""]) | HEADER_TEXT,
+    HEADER_TEXT,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    user_agent=HEADER_TEXT,
+    from_header=HEADER_TEXT,
+    authorization=HEADER_TEXT | DIGEST_LIKE,
+    source=st.text(max_size=50),
+)
+def test_any_header_values_and_source_get_a_decision_never_an_exception(
+    user_agent, from_header, authorization, source
+):
+    try:
+        request = register(user_agent=user_agent, authorization=authorization)
+        request.headers.set("From", from_header)
+    except ValueError:  # no message with such a header gets past the parser either
+        assume(False)
+    gate = SecurityGate(GateConfig(exempt_networks=("10.0.0.0/8",)))
+    gate.add_ban(ban(Subject.account("alice", "example.com"), until=100.0))
+    assert gate.check(request, source, 1.0).verdict in set(Verdict)

@@ -1,6 +1,8 @@
 """Reading authentication outcomes off final responses: what counts as a failure."""
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from sipcore.message import Request, make_response
 from sipcore.security import Subject
@@ -84,3 +86,24 @@ def test_a_username_no_account_can_have_still_fails_the_source():
         'Digest username="", realm="example.com", nonce="n", uri="sip:x", response="0"',
     )
     assert auth_outcome(req, response(req, 403)) == AuthOutcome(None, failed=True)
+
+
+TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=200)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    credentials=TEXT | TEXT.map(lambda rest: f'Digest username="a", realm="b"{rest}'),
+    challenge=TEXT | TEXT.map(lambda rest: f'Digest realm="b", nonce="n"{rest}'),
+    status=st.sampled_from([200, 401, 403, 407]),
+)
+def test_any_credentials_and_challenge_give_an_outcome_never_an_exception(
+    credentials, challenge, status
+):
+    req = request(header=None)
+    try:
+        req.headers.add("Authorization", credentials)
+        made = response(req, status, challenge if status in (401, 407) else None)
+    except ValueError:
+        assume(False)
+    assert auth_outcome(req, made) is None or isinstance(auth_outcome(req, made), AuthOutcome)

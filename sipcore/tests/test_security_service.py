@@ -2,6 +2,8 @@
 growing length, bans reach the gate at once and end by themselves, scanners are banned,
 staff lift bans, and a failing store never breaks message handling."""
 
+import asyncio
+
 from sipcore.events import MemoryEventSink
 from sipcore.message import Request
 from sipcore.security import (
@@ -205,3 +207,21 @@ async def test_a_store_that_is_down_costs_sharing_not_protection(caplog):
     await h.service.refresh(1.0)  # keeps the local bans
     assert h.service.gate.is_banned(Subject.source(ATTACKER), 99.0)
     assert "store down" in caplog.text
+
+
+class YieldingStore(MemoryCounterStore):
+    """Suspends around each count, as a network store does, so guesses interleave."""
+
+    async def count_failure(self, subject, *, window, now):
+        await asyncio.sleep(0)
+        count = await super().count_failure(subject, window=window, now=now)
+        await asyncio.sleep(0)
+        return count
+
+
+async def test_guesses_in_flight_together_make_one_ban():
+    h = Harness()
+    h.service.store = YieldingStore()
+    results = await asyncio.gather(*(h.service.auth_failed(ATTACKER, None, 5.0) for _ in range(6)))
+    assert sum(len(bans) for bans in results) == 1
+    assert h.events.kinds() == ["security.banned"]

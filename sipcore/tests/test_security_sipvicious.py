@@ -22,7 +22,7 @@ from sipcore.message import Request, make_response, parse_message
 from sipcore.security import DropReason, GateConfig, SecurityGate, Verdict
 
 CAPTURES = Path(__file__).parent / "sipvicious"
-SOURCE = "127.0.0.1"
+SOURCE = "203.0.113.9"  # the scanner seen from outside (loopback is exempt from bans)
 LISTEN_PORT = 19060
 
 

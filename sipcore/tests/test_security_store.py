@@ -77,7 +77,7 @@ async def test_memory_stays_bounded_under_many_subjects():
     assert len(store._counters) <= 10
     bans = await store.active_bans(now=100)
     assert len(bans) == 5
-    assert [b.until for b in bans] == [1099, 1098, 1097, 1096, 1095]  # the longest kept
+    assert [b.until for b in bans] == [1099, 1098, 1097, 1096, 1095]  # the latest kept
 
 
 @pytest.mark.parametrize("key", ["nocolon", "planet:earth", "source:", "source:a b"])
@@ -97,3 +97,14 @@ def test_stored_ban_text_that_is_not_a_ban_is_refused(text):
 def test_a_ban_survives_its_json_form():
     original = ban(ACCOUNT, 1.5, 301.5, offence=3)
     assert Ban.from_json(original.to_json()) == original
+
+
+async def test_the_counter_touched_least_recently_is_forgotten_first():
+    store = MemoryCounterStore(max_counters=2)
+    a, b, c = (Subject.source(f"192.0.2.{i}") for i in (1, 2, 3))
+    await store.count_failure(a, window=60, now=0)
+    await store.count_failure(b, window=60, now=1)
+    await store.count_failure(a, window=60, now=2)  # a is the most recent again
+    await store.count_failure(c, window=60, now=3)  # so b goes
+    assert await store.count_failure(a, window=60, now=4) == 3
+    assert await store.count_failure(b, window=60, now=5) == 1

@@ -3,7 +3,7 @@ NOTIFYs real phones send (baresip's bare LF, linphone's doubled ``reason=``)."""
 
 import pytest
 
-from sipcore.message import Request, parse_message
+from sipcore.message import Request
 from sipcore.transfer import Notifier, read_notify
 from sipcore.transfer.subscription import accept_response, parse_sipfrag
 
@@ -93,8 +93,9 @@ def test_sipfrag_bodies_are_read_tolerantly(body, expected):
 
 
 def notify(*headers: str, body: bytes) -> Request:
+    """Built, not parsed: the reader must cope with what real phones send whatever the
+    message layer lets through."""
     lines = [
-        "NOTIFY sip:b2bua@127.0.0.1:5060 SIP/2.0",
         "Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKn1",
         "From: <sip:bob@example.com>;tag=bob-1",
         "To: <sip:b2bua@127.0.0.1>;tag=srv-3",
@@ -102,11 +103,9 @@ def notify(*headers: str, body: bytes) -> Request:
         "CSeq: 4 NOTIFY",
         *headers,
         "Content-Type: message/sipfrag;version=2.0",
-        f"Content-Length: {len(body)}",
     ]
-    message = parse_message(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-    assert isinstance(message, Request)
-    return message
+    fields = [tuple(part.strip() for part in line.split(":", 1)) for line in lines]
+    return Request("NOTIFY", "sip:b2bua@127.0.0.1:5060", fields, body)
 
 
 def test_linphones_doubled_reason_is_read_as_terminated():

@@ -94,6 +94,23 @@ async def test_a_message_over_the_limit_closes_the_connection():
     assert pool._stats.stream_errors == 1
 
 
+async def test_messages_before_an_oversized_one_are_delivered_then_the_connection_closes():
+    sink = RecordingSink()
+    pool, connection, transport = fake_connection(sink, max_message_size=300)
+    connection.data_received(options(1) + options(2, b"x" * 400))
+    assert [m.cseq.seq for m, _, _ in sink.messages] == [1]
+    transport.close.assert_called_once()
+    assert pool._stats.stream_errors == 1
+
+
+async def test_a_stream_limit_above_the_parser_default_is_honoured():
+    sink = RecordingSink()
+    _, connection, transport = fake_connection(sink, max_message_size=200_000)
+    connection.data_received(options(1, b"v=0\r\n" * 20_000))
+    assert len(sink.messages) == 1 and not sink.errors
+    transport.close.assert_not_called()
+
+
 async def test_a_head_without_end_over_the_limit_closes_without_buffering():
     sink = RecordingSink()
     _, connection, transport = fake_connection(sink, max_message_size=300)

@@ -50,6 +50,8 @@ class TransferAudit:
     transferor: str
     transferee: str
     worker_id: str = ""
+    target: str = ""
+    """The normalised target: the Refer-To URI without its headers."""
     related_call_ids: list[str] = field(default_factory=list)
     kind: TransferKind = TransferKind.BLIND
     policy: TransferPolicy = PLATFORM_POLICY
@@ -60,11 +62,6 @@ class TransferAudit:
     final_status: int | None = None
     decided_at: float | None = None
     completed_at: float | None = None
-
-    @property
-    def target(self) -> str:
-        target = self.refer.target
-        return "" if target is None else str(target)
 
     def payload(self) -> dict[str, Any]:
         """The whole record as JSON-safe values."""

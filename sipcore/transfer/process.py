@@ -76,6 +76,8 @@ RELAY_SECONDS = 240.0
 of at most 180 s plus slack) before it is recorded as failed."""
 
 GONE = Refusal(status=481, reason="The call has ended")
+_RANDOM = random_module.Random()
+"""The glare back-off's random source unless one is injected."""
 TRANSFEREE_LEFT = (487, "Request Terminated")
 
 
@@ -127,7 +129,7 @@ class TransferProcess:
         self.call = call
         self.state = State.RECEIVED
         self.flow = Flow.UNDECIDED
-        self.random: RandomSource = random or random_module.Random()
+        self.random: RandomSource = random or _RANDOM
         self.notifier = Notifier(event_id=refer.event_id, subscribed=refer.subscribe)
         self.audit = TransferAudit(
             transfer_id=transfer_id or uuid.uuid4().hex,
@@ -138,6 +140,7 @@ class TransferProcess:
             transferor=call.transferor,
             transferee=call.transferee,
             worker_id=call.worker_id,
+            target="" if refer.target is None else str(refer.target),
             related_call_ids=list(call.related_call_ids),
             kind=refer.kind,
         )

@@ -32,10 +32,16 @@ def deliver(
     channel: Channel,
     sink: MessageSink,
     stats: TransportStats,
+    *,
+    max_size: int,
 ) -> None:
-    """Parse one datagram or framed stream message and pass the result to the sink."""
+    """Parse one datagram or framed stream message and pass the result to the sink.
+
+    ``max_size`` is the transport's own limit, so the parser never refuses what the
+    transport was configured to accept.
+    """
     try:
-        message: Request | Response = parse_message(data)
+        message: Request | Response = parse_message(data, max_size=max_size)
         if isinstance(message, Request):
             stamp_received(message, source)
     except ParseError as error:

@@ -97,7 +97,21 @@ class TcpConnection(asyncio.Protocol):
             for message in messages:
                 if not self.is_open:  # an earlier message's handler closed us
                     return
-                deliver(message, self.remote, self, self._sink, self._stats)
+                deliver(
+                    message,
+                    self.remote,
+                    self,
+                    self._sink,
+                    self._stats,
+                    max_size=self._framer.max_message_size,
+                )
+            if self._framer.error is not None:
+                # Messages framed before the bad octets were delivered; the stream is lost.
+                self._stats.stream_errors += 1
+                log.info(
+                    "closing TCP connection from %s: %s", self.remote, self._framer.error.reason
+                )
+                self.close()
         except Exception:
             self._stats.internal_errors += 1
             log.exception("TCP data from %s not handled", self.remote)

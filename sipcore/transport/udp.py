@@ -59,7 +59,14 @@ class UdpSocket(asyncio.DatagramProtocol):
                 self._stats.oversize_datagrams += 1
                 return
             source = Peer("udp", str(addr[0]), int(addr[1]))
-            deliver(data, source, self, self._sink, self._stats)
+            deliver(
+                data,
+                source,
+                self,
+                self._sink,
+                self._stats,
+                max_size=self._config.max_datagram_size,
+            )
         except Exception:
             self._stats.internal_errors += 1
             log.exception("UDP datagram from %s not handled", addr)

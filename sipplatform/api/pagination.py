@@ -8,6 +8,8 @@ from rest_framework.request import Request
 
 
 class ObjectPagination(LimitOffsetPagination):
+    """``limit``/``offset``, as SIPSorcery's provisioning API paged its objects."""
+
     default_limit = 50
     max_limit = 500
     max_offset = 2**31 - 1

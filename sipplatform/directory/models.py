@@ -154,7 +154,11 @@ class SIPAccount(models.Model):
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        instance._credentials_identity = instance._identity()
+        loaded = instance.__dict__
+        # Reading a deferred field here would load the row again, recursively (a cascading
+        # delete loads only keys): identity is only tracked when both fields came with the row.
+        if "username" in loaded and "domain_id" in loaded:
+            instance._credentials_identity = (loaded["username"], loaded["domain_id"])
         return instance
 
     def clean(self) -> None:

@@ -1,4 +1,4 @@
-"""Which ``CounterStore`` the platform's processes share, and the digest nonce store.
+"""Which ``CounterStore`` the platform's processes share.
 
 With ``SIP_SECURITY_REDIS_URL`` (default: ``REDIS_URL``) set, every SIP worker and the admin
 use Redis, so the admin lists exactly the bans the workers enforce and a lift reaches them
@@ -11,7 +11,7 @@ another process cannot see them, and says so.
 from __future__ import annotations
 
 from sipcore.security import CounterStore, MemoryCounterStore
-from sipcore.security.redis_store import RedisCounterStore, RedisNonceCounterStore
+from sipcore.security.redis_store import RedisCounterStore
 from sipplatform.security.conf import store_url
 
 EMBEDDED_STORE = MemoryCounterStore()
@@ -29,9 +29,3 @@ def counter_store() -> CounterStore:
 def is_shared() -> bool:
     """Whether the bans live in Redis (seen by every process) rather than this process."""
     return bool(store_url())
-
-
-def nonce_counter_store(lifetime: float) -> RedisNonceCounterStore | None:
-    """The digest ``nc`` replay store every worker shares; None: each worker's own memory."""
-    url = store_url()
-    return RedisNonceCounterStore.from_url(url, lifetime=lifetime) if url else None

@@ -9,8 +9,8 @@ routes every call to the same UAS statically. Printed for each:
 
 * calls per second: the highest rate of a ladder that completes with under 0.1 % failed calls
   in a short probe, then held for ``--duration`` seconds (stepping down if the long run fails);
-* post-dial delay: median and 99th percentile of INVITE-to-180 in the long run, and what the
-  server adds over SIPp calling the UAS directly;
+* post-dial delay added: median and 99th percentile of INVITE-to-180 at a moderate fixed rate
+  (``--pdd-rate``), less SIPp's own when it calls the UAS directly;
 * memory per active call: growth of the server process's resident memory from idle to
   ``--concurrent`` calls held up at once, divided by that number;
 * for the worker only, digest registrations per second (REGISTER, 401, REGISTER, 200), found
@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sipplatform.sipworker import eventloop
@@ -82,7 +82,10 @@ class Figures:
     post_dial_median_ms: float
     post_dial_p99_ms: float
     memory_per_call_kib: float
+    cpu_ms_per_call: float
+    """CPU time of the server process (all its threads) per call at the moderate rate."""
     registrations_per_second: float | None = None
+    cpu_ms_per_registration: float | None = None
 
 
 class Sipp:
@@ -181,14 +184,8 @@ class Sipp:
         return _last_stat(self.workdir / "held.csv", "CurrentCall")
 
     def _popen(self, scenario: str, argv: list[str]) -> subprocess.Popen:
-        log = (self.workdir / f"{scenario}.log").open("a")
-        return subprocess.Popen(
-            ["sipp", "-sf", str(SCENARIOS / scenario), "-i", HOST, *SIPP_COMMON, *argv],
-            cwd=self.workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        command = ["sipp", "-sf", str(SCENARIOS / scenario), "-i", HOST, *SIPP_COMMON, *argv]
+        return start_logged(command, self.workdir / f"{scenario}.log", cwd=self.workdir)
 
     def _collect_rtts(self, scenario: str) -> tuple[float, ...]:
         values: list[float] = []
@@ -199,6 +196,16 @@ class Sipp:
                         values.append(float(row[1]))
             path.unlink()
         return tuple(values)
+
+
+def start_logged(
+    command: list[str], log: Path, *, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start ``command`` with its output appended to ``log``."""
+    with log.open("a") as output:
+        return subprocess.Popen(
+            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output
+        )
 
 
 def _last_stat(path: Path, column: str) -> int:
@@ -341,25 +348,36 @@ def _redis_client(url: str):
 
 def provision(env: dict[str, str]) -> None:
     """Migrate; create the bench customer, the called account (its contact: the SIPp UAS) and
-    the accounts that register."""
-    script = f"""
-import django, time
-django.setup()
-from django.core.management import call_command
-call_command("migrate", verbosity=0)
-from sipcore.directory import BindingRecord
-from sipplatform.customers.services import create_customer
-from sipplatform.directory.services import create_sip_account
-from sipplatform.sipworker.directory import save_binding
-bench = create_customer("Bench", max_calls_per_minute=0, max_concurrent_executions=1000)
-uas, _ = create_sip_account(bench, "uas", password={PASSWORD!r}, max_concurrent_calls=1000)
-save_binding(BindingRecord(account_id=uas.pk, contact_uri="sip:uas@{HOST}:{UAS_PORT}",
-    transport="udp", received_host="{HOST}", received_port={UAS_PORT},
-    expires_at=time.time() + 86400, call_id="bench", cseq=1), 1)
-for index in range({REGISTRATION_ACCOUNTS}):
-    create_sip_account(bench, f"reg{{index}}", password={PASSWORD!r})
-"""
-    subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, check=True)
+    the accounts that register. Runs here, as a Django process on the worker's settings."""
+    import django
+
+    os.environ.update(env)
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+
+    from sipcore.directory import BindingRecord
+    from sipplatform.customers.services import create_customer
+    from sipplatform.directory.services import create_sip_account
+    from sipplatform.sipworker.directory import save_binding
+
+    call_command("migrate", verbosity=0)
+    customer = create_customer("Bench", max_calls_per_minute=0, max_concurrent_executions=1000)
+    called, _ = create_sip_account(customer, "uas", password=PASSWORD, max_concurrent_calls=1000)
+    contact = BindingRecord(
+        account_id=called.pk,
+        contact_uri=f"sip:uas@{HOST}:{UAS_PORT}",
+        transport="udp",
+        received_host=HOST,
+        received_port=UAS_PORT,
+        expires_at=time.time() + 86400,
+        call_id="bench",
+        cseq=1,
+    )
+    save_binding(contact, max_bindings=1)
+    for index in range(REGISTRATION_ACCOUNTS):
+        create_sip_account(customer, f"reg{index}", password=PASSWORD)
+    connections.close_all()
 
 
 # measuring ----------------------------------------------------------------------------------
@@ -378,12 +396,15 @@ def highest_passing_rate(sipp: Sipp, port: int, pid: int, probe: float) -> SippR
     return best
 
 
-def highest_passing_registration_rate(pid: int, probe: float) -> float:
-    """Registrations per second at the highest ladder rate passing under 0.1 % failures."""
+def highest_passing_registration_rate(pid: int, probe: float) -> tuple[float, float]:
+    """Registrations per second at the highest ladder rate passing under 0.1 % failures, and
+    the worker's CPU milliseconds per registration at the first (lowest) rate."""
     users = [f"reg{index}" for index in range(REGISTRATION_ACCOUNTS)]
     best = 0.0
+    cpu_ms = float("nan")
     for rate in REGISTRATION_RATES:
         wait_until_idle(pid)
+        started = cpu_seconds(pid)
         run = eventloop.runner()(
             register_at_rate(
                 (HOST, WORKER_PORT),
@@ -394,11 +415,18 @@ def highest_passing_registration_rate(pid: int, probe: float) -> float:
                 seconds=probe,
             )
         )
-        print(f"    registrations at {rate}/s: {run.successful}/{run.attempted} ok", flush=True)
+        print(
+            f"    {probe:g} s of registrations at {rate}/s: {run.successful}/{run.attempted} ok"
+            f" (refused: {dict(run.refusals)}, unanswered: {run.unanswered})",
+            flush=True,
+        )
+        if rate == REGISTRATION_RATES[0]:
+            wait_until_idle(pid)
+            cpu_ms = (cpu_seconds(pid) - started) * 1000 / max(run.successful, 1)
         if run.failure_ratio >= MAX_FAILURE_RATIO:
             break
         best = run.successful / probe
-    return best
+    return best, cpu_ms
 
 
 def sustained_calls(
@@ -448,9 +476,15 @@ def measure_server(
 ) -> Figures:
     print(f"  {name}: memory at {args.concurrent} concurrent calls", flush=True)
     per_call = memory_per_call(sipp, port, pid, args.concurrent)
+    print(f"  {name}: post-dial delay at {args.pdd_rate} calls/s", flush=True)
+    wait_until_idle(pid)
+    started = cpu_seconds(pid)
+    moderate = sipp.run("uac.xml", port, rate=args.pdd_rate, seconds=args.probe * 2)
+    wait_until_idle(pid)
+    cpu_ms = (cpu_seconds(pid) - started) * 1000 / max(moderate.successful, 1)
+    pdd = moderate.post_dial_ms
     print(f"  {name}: calls", flush=True)
     run = sustained_calls(sipp, port, pid, args.probe, args.duration)
-    pdd = run.post_dial_ms if run else ()
     return Figures(
         name=name,
         calls_per_second=run.successful / args.duration if run else 0.0,
@@ -458,6 +492,7 @@ def measure_server(
         post_dial_median_ms=statistics.median(pdd) - direct_ms if pdd else float("nan"),
         post_dial_p99_ms=percentile(pdd, 0.99) - direct_ms if pdd else float("nan"),
         memory_per_call_kib=per_call,
+        cpu_ms_per_call=cpu_ms,
     )
 
 
@@ -465,13 +500,10 @@ def bench_worker(sipp: Sipp, workdir: Path, args, direct_ms: float) -> Figures:
     with platform_environment(workdir) as env:
         provision(env)
         log = workdir / "sipworker.log"
-        worker = subprocess.Popen(
+        worker = start_logged(
             [sys.executable, "manage.py", "sipworker", "--worker-id", "bench", "--grace", "0"],
-            cwd=REPO,
+            log,
             env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
         )
         try:
             wait_for_text(log, "listening on", worker)
@@ -482,17 +514,17 @@ def bench_worker(sipp: Sipp, workdir: Path, args, direct_ms: float) -> Figures:
             )
             figures = measure_server("worker", sipp, WORKER_PORT, worker.pid, args, direct_ms)
             print("  worker: digest registrations", flush=True)
-            registered = highest_passing_registration_rate(worker.pid, args.probe)
+            registered, cpu_ms = highest_passing_registration_rate(worker.pid, args.probe)
         finally:
             stop(worker, grace=15)
-    return Figures(**{**figures.__dict__, "registrations_per_second": registered})
+    return replace(figures, registrations_per_second=registered, cpu_ms_per_registration=cpu_ms)
 
 
 def bench_sippy(sipp: Sipp, workdir: Path, args, direct_ms: float) -> Figures:
     b2bua = shutil.which("b2bua", path=str(VENV_BIN)) or shutil.which("b2bua")
     if b2bua is None:
         raise SystemExit("Sippy's b2bua is not installed: pip install -r requirements.txt")
-    sippy = subprocess.Popen(
+    sippy = start_logged(
         [
             b2bua,
             "-f",
@@ -501,10 +533,8 @@ def bench_sippy(sipp: Sipp, workdir: Path, args, direct_ms: float) -> Figures:
             *("-c", str(workdir / "b2bua.sock"), "-P", str(workdir / "b2bua.pid")),
             *("-L", str(workdir / "b2bua.log")),
         ],
+        workdir / "sippy.log",
         env={**os.environ, "SIPLOG_LVL": "WARN", "SIPLOG_BEND": "stderr"},
-        stdin=subprocess.DEVNULL,
-        stdout=(workdir / "sippy.log").open("w"),
-        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_udp_answer(sipp, SIPPY_PORT)
@@ -527,15 +557,19 @@ def report(worker: Figures, sippy: Figures, args) -> None:
     rows = [
         ("calls per second", "calls_per_second", "{:.0f}"),
         ("failed calls", "failure_ratio", "{:.3%}"),
-        ("post-dial delay added, median", "post_dial_median_ms", "{:.1f} ms"),
-        ("post-dial delay added, p99", "post_dial_p99_ms", "{:.1f} ms"),
+        (f"PDD added, median @{args.pdd_rate}/s", "post_dial_median_ms", "{:.1f} ms"),
+        (f"PDD added, p99 @{args.pdd_rate}/s", "post_dial_p99_ms", "{:.1f} ms"),
         (f"memory per call ({args.concurrent} up)", "memory_per_call_kib", "{:.1f} KiB"),
+        (f"CPU per call @{args.pdd_rate}/s", "cpu_ms_per_call", "{:.2f} ms"),
     ]
     for label, attribute, form in rows:
         values = [form.format(getattr(figures, attribute)) for figures in (worker, sippy)]
         print(f"{label:32}{values[0]:>14}{values[1]:>14}")
     print(f"{'digest registrations per second':32}{worker.registrations_per_second:>14.0f}")
+    print(f"{'CPU per digest registration':32}{worker.cpu_ms_per_registration:>11.2f} ms")
     print(f"worker / Sippy calls per second: {ratio:.2f}x")
+    per_cpu = sippy.cpu_ms_per_call / worker.cpu_ms_per_call
+    print(f"worker / Sippy calls per CPU second: {per_cpu:.2f}x")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -543,6 +577,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="sustained run, seconds")
     parser.add_argument("--probe", type=float, default=5.0, help="each ladder step, seconds")
     parser.add_argument("--concurrent", type=int, default=1000, help="calls up for memory")
+    parser.add_argument(
+        "--pdd-rate", type=int, default=100, help="calls/s while measuring post-dial delay"
+    )
     args = parser.parse_args(argv)
     if shutil.which("sipp") is None:
         raise SystemExit("SIPp is not installed: apt-get install sip-tester")

@@ -28,7 +28,7 @@ from typing import ParamSpec, TypeVar
 from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
-from django.db.models import Q
+from django.db.models import Q, Subquery
 
 from sipcore.directory import (
     AccountRecord,
@@ -206,13 +206,34 @@ def destination_rules(customer_id: int) -> DestinationRules:
     return DestinationPolicy.objects.rules_for(customer_id)
 
 
+BINDING_COLUMNS = (
+    "account_id",
+    "contact_uri",
+    "transport",
+    "received_host",
+    "received_port",
+    "expires_at",
+    "user_agent",
+    "instance_id",
+    "call_id",
+    "cseq",
+    "worker_id",
+)
+
+
 def bindings(account_id: int, now: float) -> list[BindingRecord]:
-    current = Binding.objects.filter(account_id=account_id, expires_at__gt=to_datetime(now))
-    return [binding_record(b) for b in current.order_by("-expires_at", "-pk")]
+    """Read as plain rows: every call and every REGISTER asks, so no model instances."""
+    rows = (
+        Binding.objects.filter(account_id=account_id, expires_at__gt=to_datetime(now))
+        .order_by("-expires_at", "-pk")
+        .values(*BINDING_COLUMNS)
+    )
+    return [BindingRecord(**(row | {"expires_at": row["expires_at"].timestamp()})) for row in rows]
 
 
 def save_binding(binding: BindingRecord, max_bindings: int) -> None:
-    """Upsert on (account, contact) in one statement, then evict the oldest past the limit.
+    """Upsert on (account, contact) in one statement, then evict the oldest past the limit in
+    another.
 
     ``INSERT ... ON CONFLICT DO UPDATE`` rather than ``update_or_create``: two workers
     refreshing the same contact at once must not collide on the unique constraint.
@@ -249,12 +270,11 @@ def save_binding(binding: BindingRecord, max_bindings: int) -> None:
             unique_fields=["account", "contact_uri"],
             update_fields=refreshed,
         )
-        evicted = Binding.objects.filter(account_id=binding.account_id).order_by(
+        newest_first = Binding.objects.filter(account_id=binding.account_id).order_by(
             "-updated_at", "-pk"
-        )[max(max_bindings, 1) :]
-        evicted_ids = list(evicted.values_list("pk", flat=True))
-        if evicted_ids:
-            Binding.objects.filter(pk__in=evicted_ids).delete()
+        )
+        evicted = newest_first.values("pk")[max(max_bindings, 1) :]
+        Binding.objects.filter(pk__in=Subquery(evicted)).delete()
 
 
 def remove_binding(account_id: int, contact_uri: str) -> None:

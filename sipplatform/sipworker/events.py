@@ -7,31 +7,34 @@ Both halves return at once, as ``sipcore.events.EventSink`` demands, and keep th
   ``call.new``, ``call.ringing``, ``call.answered``, ``call.ended`` in order on the monitor;
   a full queue (the channel layer is down or slower than the calls) drops the event with a
   warning instead of growing without bound or holding up a call.
-* Records go to ``sipplatform.calls.services.submit_*``, which queue the Celery task after
-  commit. Queuing talks to the broker and, in the embedded default
-  (``CELERY_TASK_ALWAYS_EAGER``), writes the row right there, so it runs on one thread of its
-  own: never on the loop, and in the order the worker produced the payloads (a record's later
-  updates never overtake its creation).
+* Records go to one thread of their own, which sends whatever has queued up as one
+  ``record_batch`` Celery task (``tasks``), after commit. Sending talks to the broker and, in
+  the embedded default (``CELERY_TASK_ALWAYS_EAGER``), writes the rows right there, so it never
+  runs on the loop; one sender keeps the order the worker produced the payloads in (a
+  record's later updates never overtake its creation).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
-from django.db import connections
+from django.db import connections, transaction
 
 from sipcore.events import LiveEvent
-from sipplatform.calls.services import submit_call_detail, submit_transfer_audit
 from sipplatform.monitor.events import publish_event
+from sipplatform.sipworker.tasks import CALL_DETAIL, TRANSFER_AUDIT, record_batch
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_EVENT_BACKLOG = 10_000
 DEFAULT_CLOSE_TIMEOUT = 5.0
+MAX_RECORD_BATCH = 200
 
 
 def monitor_event(event: LiveEvent) -> dict[str, Any]:
@@ -45,7 +48,11 @@ class PlatformEventSink:
     def __init__(self, *, backlog: int = DEFAULT_EVENT_BACKLOG) -> None:
         self._events: asyncio.Queue[LiveEvent] = asyncio.Queue(backlog)
         self._sender: asyncio.Task[None] | None = None
-        self._records = ThreadPoolExecutor(1, thread_name_prefix="sip-records")
+        self._records: queue.SimpleQueue[tuple[str, dict[str, Any]] | None] = queue.SimpleQueue()
+        self._records_sender = threading.Thread(
+            target=self._send_records, name="sip-records", daemon=True
+        )
+        self._records_sender.start()
         self._closed = False
         self.dropped_events = 0
 
@@ -61,13 +68,31 @@ class PlatformEventSink:
             logger.warning("monitor backlog full: dropped %s event", event.kind)
 
     def record_call_detail(self, payload: Mapping[str, Any]) -> None:
-        self._submit(submit_call_detail, payload)
+        self._records.put((CALL_DETAIL, dict(payload)))
 
     def record_transfer_audit(self, payload: Mapping[str, Any]) -> None:
-        self._submit(submit_transfer_audit, payload)
+        self._records.put((TRANSFER_AUDIT, dict(payload)))
 
-    def _submit(self, submit: Callable[[dict[str, Any]], None], payload: Mapping[str, Any]) -> None:
-        self._records.submit(_run_logged, submit, dict(payload))
+    def _send_records(self) -> None:
+        """The records thread: one batch per wake-up, until ``close`` queues the end (None)."""
+        try:
+            finished = False
+            while not finished:
+                batch: list[tuple[str, dict[str, Any]]] = []
+                record = self._records.get()
+                while record is not None:
+                    batch.append(record)
+                    if len(batch) >= MAX_RECORD_BATCH:
+                        break
+                    try:
+                        record = self._records.get_nowait()
+                    except queue.Empty:
+                        break
+                finished = record is None
+                if batch:
+                    _send_batch(batch)
+        finally:
+            connections.close_all()
 
     async def _send_events(self) -> None:
         while True:
@@ -97,13 +122,13 @@ class PlatformEventSink:
             self._sender.cancel()
             await asyncio.gather(self._sender, return_exceptions=True)
             self._sender = None
-        self._records.submit(connections.close_all)
-        await asyncio.to_thread(self._records.shutdown, wait=True)
+        self._records.put(None)
+        await asyncio.to_thread(self._records_sender.join)
 
 
-def _run_logged(submit: Callable[[dict[str, Any]], None], payload: dict[str, Any]) -> None:
-    """Run one submission on the records thread; a failure is logged, never lost silently."""
+def _send_batch(batch: list[tuple[str, dict[str, Any]]]) -> None:
+    """Queue one ``record_batch`` task after commit; a failure is logged, never lost silently."""
     try:
-        submit(payload)
+        transaction.on_commit(partial(record_batch.delay, batch))
     except Exception:
-        logger.exception("could not queue record %s", payload)
+        logger.exception("could not queue %d records: %.500r", len(batch), batch)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sipcore.auth import CredentialsRejected, DigestClient, NoUsableChallenge
@@ -34,6 +35,9 @@ class RegistrationRun:
     rate: int
     attempted: int
     successful: int
+    refusals: Counter[int]
+    """Final statuses other than 200, and how often each came."""
+    unanswered: int
 
     @property
     def failure_ratio(self) -> float:
@@ -51,6 +55,7 @@ class RegistrationLoad(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.pending: dict[str, Registration] = {}
         self.successful = 0
+        self.refusals: Counter[int] = Counter()
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -73,6 +78,7 @@ class RegistrationLoad(asyncio.DatagramProtocol):
                     challenges, method="REGISTER", uri=f"sip:{self.domain}"
                 )
             except (NoUsableChallenge, CredentialsRejected):
+                self.refusals[status] += 1
                 del self.pending[call_id]
                 return
             registration.answered = True
@@ -81,6 +87,7 @@ class RegistrationLoad(asyncio.DatagramProtocol):
             self.successful += 1
             del self.pending[call_id]
         elif status >= 300:
+            self.refusals[status] += 1
             del self.pending[call_id]
 
     def start_one(self, index: int) -> None:
@@ -141,4 +148,10 @@ async def register_at_rate(
             await asyncio.sleep(0.05)
     finally:
         transport.close()
-    return RegistrationRun(rate=rate, attempted=attempted, successful=load.successful)
+    return RegistrationRun(
+        rate=rate,
+        attempted=attempted,
+        successful=load.successful,
+        refusals=load.refusals,
+        unanswered=len(load.pending),
+    )

@@ -167,11 +167,11 @@ def test_provider_keys_default_to_a_derivation_of_the_secret_key():
         env_fernet_keys("K", "s" * 50, {"K": "not-a-key"})
 
 
-def test_without_redis_tasks_run_in_process_and_with_it_they_go_to_the_broker(tmp_path):
+def test_without_redis_everything_is_in_process_and_with_it_tasks_layer_and_cache_share_it(tmp_path):
     code = (
         "from django.conf import settings as s;"
         "print(s.CELERY_TASK_ALWAYS_EAGER, s.CHANNEL_LAYERS['default']['BACKEND'],"
-        " s.SIP_DOMAIN, s.SIP_LISTEN[0])"
+        " s.CACHES['default']['BACKEND'], s.SIP_DOMAIN, s.SIP_LISTEN[0])"
     )
     embedded = manage(tmp_path, "shell", "--no-imports", "-c", code)
     production = manage(
@@ -188,12 +188,14 @@ def test_without_redis_tasks_run_in_process_and_with_it_they_go_to_the_broker(tm
     assert embedded.stdout.split() == [
         "True",
         "channels.layers.InMemoryChannelLayer",
+        "django.core.cache.backends.locmem.LocMemCache",
         "127.0.0.1",
         "udp:127.0.0.1:5060",
     ]
     assert production.stdout.split() == [
         "False",
         "channels_redis.core.RedisChannelLayer",
+        "django.core.cache.backends.redis.RedisCache",
         "sip.example.com",
         "udp:192.0.2.1:5080",
     ]

@@ -59,11 +59,23 @@
 
   function callState(event) {
     const name = event.type.split(".")[1] || event.type;
-    if (event.type.startsWith("transfer.")) {
-      const detail = event.status || event.decision || event.reason || "";
-      return `transfer ${name}${detail ? " (" + detail + ")" : ""}`;
+    if (!event.type.startsWith("transfer.")) return name;
+    let detail = "";
+    if (name === "decided") {
+      detail = `${event.decision}, policy ${event.policy} from ${event.policy_source}`;
+    } else if (event.status) {
+      detail = String(event.status) + (event.reason ? " " + event.reason : "");
     }
-    return name;
+    return `transfer ${name}${detail ? " (" + detail + ")" : ""}`;
+  }
+
+  function forgetLater(callId, call) {
+    setTimeout(() => {
+      if (calls.get(callId) === call) {
+        calls.delete(callId);
+        renderCalls();
+      }
+    }, ENDED_CALL_LINGER_MS);
   }
 
   function renderCalls() {
@@ -83,22 +95,24 @@
     noCalls.hidden = calls.size > 0;
   }
 
+  // A transfer's events name the dialogue the REFER came on; when that is a call's other leg
+  // the transfer gets a row of its own, which goes once the transfer ends.
   function trackCall(event) {
     const callId = event.call_id;
-    const tracked = event.type.startsWith("call.") || event.type.startsWith("transfer.");
-    if (!callId || !tracked) return;
-    const call = calls.get(callId) || { from: event.from, to: event.to, since: event.at };
+    const isTransfer = event.type.startsWith("transfer.");
+    if (!callId || !(isTransfer || event.type.startsWith("call."))) return;
+    let call = calls.get(callId);
+    if (!call) {
+      call = { from: event.from || event.transferor, to: event.to || event.target, since: event.at };
+      call.transferOnly = isTransfer;
+      calls.set(callId, call);
+    }
     call.from = event.from || call.from;
     call.to = event.to || call.to;
     call.state = callState(event);
-    calls.set(callId, call);
-    if (event.type === "call.ended") {
-      setTimeout(() => {
-        if (calls.get(callId) === call && call.state === "ended") {
-          calls.delete(callId);
-          renderCalls();
-        }
-      }, ENDED_CALL_LINGER_MS);
+    const transferEnded = event.type === "transfer.completed" || event.type === "transfer.failed";
+    if (event.type === "call.ended" || (transferEnded && call.transferOnly)) {
+      forgetLater(callId, call);
     }
     renderCalls();
   }

@@ -127,12 +127,18 @@ def registered_on(user: str) -> str:
         connections.close_all()
 
 
-async def call_worker(cluster: Cluster, caller: Phone, callee: str) -> str:
-    """Call ``callee`` through the front door, hang up; the id of the worker that served it."""
-    call = await caller.call(f"sip:{callee}@{cluster.domain}")
+async def call_worker(cluster: Cluster, caller: Phone, callee: Phone) -> str:
+    """Call ``callee`` through the front door, hang up; the id of the worker that served it.
+
+    The callee's side must see the whole call: the ACK of its answer and the BYE.
+    """
+    call = await caller.call(f"sip:{callee.user}@{cluster.domain}")
     assert call.final is not None and call.final.status == 200, call.final
     port = call.final.contacts[0].uri.port
+    incoming = callee.calls[-1]
     assert (await call.bye()).status == 200
+    await asyncio.wait_for(incoming.acked.wait(), 10)
+    await asyncio.wait_for(incoming.ended.wait(), 10)
     return cluster.ports[port]
 
 
@@ -142,7 +148,8 @@ async def test_calls_cross_workers_and_survive_a_killed_worker(cluster, phones):
     bob_worker = await sync_to_async(registered_on)("bob")
     assert bob_worker in cluster.workers
 
-    served = [await call_worker(cluster, phones["alice"], "bob") for _ in range(9)]
+    alice, bob, carol = (phones[user] for user in USERS)
+    served = [await call_worker(cluster, alice, bob) for _ in range(9)]
     assert any(worker != bob_worker for worker in served), (
         f"no call landed away from bob's registrar {bob_worker}: {served}"
     )
@@ -154,6 +161,6 @@ async def test_calls_cross_workers_and_survive_a_killed_worker(cluster, phones):
     victim_port = next(port for port, worker in cluster.ports.items() if worker == bob_worker)
     await asyncio.to_thread(cluster.door.wait_for_flags, victim_port, "IP", 5.0)
 
-    after = [await call_worker(cluster, phones["alice"], "bob") for _ in range(4)]
-    after += [await call_worker(cluster, phones["carol"], "alice") for _ in range(4)]
+    after = [await call_worker(cluster, alice, bob) for _ in range(4)]
+    after += [await call_worker(cluster, carol, alice) for _ in range(4)]
     assert bob_worker not in after

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from sipcore.dialplan import DialplanSyntaxError, DialResultName, Direction, validate_source
 from sipplatform.dialplans.models import Dialplan
+from sipplatform.directory.models import SIPAccount
 from webui.forms.base import OwnedModelForm
 from webui.forms.fields import LineListField
 
@@ -91,6 +92,14 @@ class DryRunForm(forms.Form):
         + ", ".join(result.value for result in DialResultName)
         + ". Dials past the list get NoAnswer.",
     )
+
+    @classmethod
+    def for_dialplan(cls, dialplan: Dialplan) -> DryRunForm:
+        """An empty form whose call comes from one of the dialplan's customer's accounts."""
+        account = SIPAccount.objects.for_customer(dialplan.customer_id).first()
+        if account is None:
+            return cls()
+        return cls(initial={"account": account.username, "from_user": account.username})
 
     def clean_outcomes(self) -> list[str]:
         known = {result.value.lower(): result.value for result in DialResultName}

@@ -86,3 +86,20 @@ def test_a_bad_dry_run_outcome_is_explained(acme_client, acme):
     )
     assert response.status_code == 400
     assert "Maybe is not a Dial outcome" in response.content.decode()
+
+
+def test_the_dry_run_form_starts_from_one_of_the_customers_accounts(acme_client, acme):
+    response = acme_client.get(reverse("webui:dialplan-edit", args=[acme.dialplan.pk]))
+    form = response.context["dry_run_form"]
+    assert form.initial == {"account": "acme-phone", "from_user": "acme-phone"}
+
+
+def test_without_javascript_the_dry_run_answers_the_whole_editor_page(acme_client, acme):
+    response = acme_client.post(
+        reverse("webui:dialplan-dry-run", args=[acme.dialplan.pk]),
+        {"direction": "in", "account": "acme-phone", "from_user": "x", "to_user": "acme-phone"},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<h1>Dialplan acme-plan</h1>" in html
+    assert "${dst}@local → NoAnswer" in html

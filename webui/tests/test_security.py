@@ -28,6 +28,7 @@ def test_five_wrong_passwords_lock_the_username_out(client, acme_admin):
     response = client.post(reverse("webui:login"), {"username": "acme-admin", "password": PASSWORD})
     assert response.status_code == 429
     assert "Signing in is paused" in response.content.decode()
+    assert "Wait 15 minutes and try again" in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 

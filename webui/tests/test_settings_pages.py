@@ -1,5 +1,6 @@
 """Transfer defaults and the destination policy: explained, saved whole or not at all."""
 
+import pytest
 from django.urls import reverse
 
 from sipplatform.customers.models import Customer
@@ -93,3 +94,10 @@ def test_the_number_checker_applies_the_policy(acme_client, acme):
     assert "denied-prefix" in html
     html = acme_client.get(reverse("webui:policy"), {"number": "+44 20 123"}).content.decode()
     assert '<span class="badge ok">allowed</span>' in html
+
+
+@pytest.mark.parametrize("name", ["webui:transfer-settings", "webui:policy"])
+def test_staff_acting_for_every_customer_are_asked_to_choose_one(staff_client, acme, name):
+    response = staff_client.get(reverse(name))
+    assert response.status_code == 409
+    assert "Choose a customer first" in response.content.decode()

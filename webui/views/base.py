@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from django.contrib import messages
@@ -24,12 +25,10 @@ class PortalMixin(LoginRequiredMixin, ContextMixin):
 
     section = ""
 
-    @property
+    @cached_property
     def customer(self) -> Customer | None:
         """The customer the page acts for (None: staff who chose every customer)."""
-        if not hasattr(self, "_customer"):
-            self._customer = chosen_customer(self.request)
-        return self._customer
+        return chosen_customer(self.request)
 
     @property
     def is_staff(self) -> bool:

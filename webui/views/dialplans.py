@@ -35,7 +35,7 @@ class DialplanEditorView(OwnedObjectFormView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         if kwargs.get("object") is not None:
-            kwargs.setdefault("dry_run_form", DryRunForm())
+            kwargs.setdefault("dry_run_form", DryRunForm.for_dialplan(kwargs["object"]))
         return super().get_context_data(**kwargs)
 
 

@@ -3,6 +3,7 @@ exported as CSV (streamed, the user's own records only), and one transfer's time
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.handlers.asgi import ASGIRequest
@@ -40,9 +41,8 @@ class RecordListView(PortalMixin, View):
     template_name = ""
     csv_columns: list[tuple[str, str]] = []
     csv_name = ""
-
-    def apply(self, records: QuerySet, filters: dict[str, Any]) -> QuerySet:
-        raise NotImplementedError
+    apply: Callable[[QuerySet, dict[str, Any]], QuerySet]
+    """The filter function of this kind of record (``filter_calls``, ``filter_transfers``)."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
         accounts = scoped(SIPAccount.objects.select_related("domain"), request)
@@ -78,9 +78,7 @@ class CallRecordListView(RecordListView):
     section = "calls"
     csv_columns = CALL_CSV_COLUMNS
     csv_name = "calls"
-
-    def apply(self, records: QuerySet, filters: dict[str, Any]) -> QuerySet:
-        return filter_calls(records, filters)
+    apply = staticmethod(filter_calls)
 
 
 class TransferRecordListView(RecordListView):
@@ -90,9 +88,7 @@ class TransferRecordListView(RecordListView):
     section = "transfers"
     csv_columns = TRANSFER_CSV_COLUMNS
     csv_name = "transfers"
-
-    def apply(self, records: QuerySet, filters: dict[str, Any]) -> QuerySet:
-        return filter_transfers(records, filters)
+    apply = staticmethod(filter_transfers)
 
 
 class TransferRecordDetailView(PortalMixin, TemplateView):

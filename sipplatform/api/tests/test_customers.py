@@ -109,4 +109,7 @@ def test_bad_transfer_default_is_refused(client_a, tenant_a):
 
 
 def test_staff_have_no_own_customer_settings(staff_client):
-    assert staff_client.get(SETTINGS_URL).status_code == 404
+    response = staff_client.get(SETTINGS_URL)
+
+    assert response.status_code == 404
+    assert "/api/v1/customers/" in response.json()["message"]

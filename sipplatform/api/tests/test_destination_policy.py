@@ -28,6 +28,13 @@ def test_customer_updates_its_own_policy(client_a, tenant_a):
     assert put.status_code == 200, put.json()
     assert put.json()["denied_prefixes"] == ["1900", "4490"]
     assert patch.json()["allowed_country_codes"] == ["1", "44"]
+    assert client_a.get(url).json() | {"updated_at": None} == {
+        "id": tenant_a.policy.pk,
+        "customer": tenant_a.customer.pk,
+        "denied_prefixes": ["1900", "4490"],
+        "allowed_country_codes": ["1", "44"],
+        "updated_at": None,
+    }
 
 
 def test_bad_prefix_is_a_field_error_and_saves_nothing(client_a, tenant_a):

@@ -98,6 +98,8 @@ def test_call_filters(client_a, tenant_a):
     assert ids(number="0800") == ["missed"]
     assert ids(account=tenant_a.account.pk) == ["call-tenant-a", "c-0"]
     assert ids(since=(now - timedelta(days=2)).isoformat()) == ["call-tenant-a", "c-0"]
+    one = client_a.get(f"/api/v1/calls/{answered.pk}/").json()
+    assert (one["direction"], one["account"]) == ("out", tenant_a.account.pk)
     assert ids(until=(now - timedelta(days=2)).isoformat()) == ["missed"]
 
 
@@ -114,6 +116,7 @@ def test_active_calls_are_records_without_hangup(client_a, tenant_a, tenant_b):
     rows = client_a.get("/api/v1/active-calls/").json()["results"]
 
     assert [row["id"] for row in rows] == [tenant_a.call.pk]
+    assert client_a.get(f"/api/v1/active-calls/{tenant_a.call.pk}/").json()["hungup_at"] is None
     assert client_a.get(f"/api/v1/active-calls/{ended.pk}/").status_code == 404
     assert client_a.get(f"/api/v1/active-calls/{tenant_b.call.pk}/").status_code == 404
 

@@ -5,7 +5,9 @@ requests for every operation from it; each is sent with a staff token (which rea
 endpoint) and with a customer's token. Every response must be no server error and match the
 schema: a documented status code and a body of the documented shape. Operations on one object
 get generated ids and, half the time, the id of a real object, so updates and deletes run too.
-``max_examples`` keeps the whole run well under 90 s.
+``max_examples`` keeps the whole run well under 90 s; the examples are derandomized so CI
+checks the same requests every time (runs with 40 random examples per operation, on SQLite
+and PostgreSQL, found nothing more).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from sipplatform.customers.models import Customer
 from sipplatform.dialplans.models import DestinationPolicy
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
-EXAMPLES_PER_OPERATION = 40
+EXAMPLES_PER_OPERATION = 10
 
 
 @pytest.fixture
@@ -84,6 +86,7 @@ def run_every_operation(schema, headers: dict[str, str], real_ids: dict[str, int
             max_examples=EXAMPLES_PER_OPERATION,
             deadline=None,
             database=None,
+            derandomize=True,
             suppress_health_check=list(HealthCheck),
         )
         def check(case) -> None:

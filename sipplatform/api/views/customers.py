@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import Http404
 from rest_framework import generics
+from rest_framework.exceptions import NotFound
 
 from sipplatform.api.permissions import IsPlatformStaff
 from sipplatform.api.serializers.customers import CustomerSerializer, CustomerSettingsSerializer
@@ -32,5 +32,5 @@ class CustomerSettingsView(generics.RetrieveUpdateAPIView):
     def get_object(self) -> Customer:
         customer_id = customer_id_of(self.request.user)
         if customer_id is None:
-            raise Http404("Platform staff have no customer of their own.")
+            raise NotFound("Platform staff have no customer of their own: use /api/v1/customers/.")
         return Customer.objects.get(pk=customer_id)

@@ -125,3 +125,19 @@ def test_domain_names_and_aliases_are_lowercased(db):
         "pbx.example.test",
         ["203.0.113.5", "alt.example.test"],
     )
+
+
+def test_deleting_a_customer_deletes_its_accounts(acme):
+    account, _ = create_sip_account(acme, "alice", password=PASSWORD)
+    deferred = SIPAccount.objects.only("pk").get(pk=account.pk)
+    assert deferred.pk == account.pk
+    acme.delete()
+    assert not SIPAccount.objects.exists()
+
+
+def test_renaming_a_loaded_account_without_a_new_password_is_refused(acme):
+    create_sip_account(acme, "alice", password=PASSWORD)
+    loaded = SIPAccount.objects.get(username="alice")
+    loaded.username = "alicia"
+    with pytest.raises(ValidationError):
+        loaded.save()

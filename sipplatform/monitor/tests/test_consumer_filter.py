@@ -80,3 +80,15 @@ async def test_other_messages_get_an_error_naming_the_one_accepted(acme_admin, f
     assert reply["type"] == "monitor.error"
     assert '"type": "filter"' in reply["error"]
     await socket.disconnect()
+
+
+async def test_a_filter_never_widens_the_socket_to_another_customers_events(acme_admin):
+    globex = await Customer.objects.acreate(name="Globex")
+    globex_admin = await User.objects.acreate(username="globex-admin", customer=globex)
+    socket = await ready_socket(globex_admin)
+    await socket.send_json_to({"type": "filter", "expression": "event call or user alice"})
+    await socket.receive_json_from()
+    await publish_event(acme_admin.customer_id, CALL)
+    await publish_event(acme_admin.customer_id, TRANSFER)
+    assert await socket.receive_nothing(timeout=0.2)
+    await socket.disconnect()

@@ -24,6 +24,7 @@ from sipplatform.calls.services import (
 )
 from sipplatform.sipworker import events as events_module
 from sipplatform.sipworker.events import PlatformEventSink
+from sipplatform.sipworker.tasks import record_batch
 
 RECEIVE_TIMEOUT = 5
 CREATED = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
@@ -123,18 +124,34 @@ async def test_publishing_never_waits_for_the_channel_layer(monkeypatch, listene
     await sink.close()
 
 
+class WatchedTask:
+    """Stands in for ``record_batch``: notes each batch and its thread, then runs the task,
+    once ``gate`` is open."""
+
+    def __init__(self) -> None:
+        self.batches: list[list] = []
+        self.threads: list[int] = []
+        self.sending = threading.Event()
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def delay(self, batch: list) -> None:
+        self.sending.set()
+        self.gate.wait(RECEIVE_TIMEOUT)
+        self.batches.append(batch)
+        self.threads.append(threading.get_ident())
+        record_batch.apply(args=[batch])
+
+
+@pytest.fixture
+def task(monkeypatch) -> WatchedTask:
+    watched = WatchedTask()
+    monkeypatch.setattr(events_module, "record_batch", watched)
+    return watched
+
+
 @pytest.mark.django_db(transaction=True)
-async def test_call_detail_records_are_written_in_order_off_the_loop(sink, monkeypatch):
-    loop_thread = threading.get_ident()
-    threads: list[int] = []
-    real_submit = events_module.submit_call_detail
-
-    def watched_submit(payload):
-        threads.append(threading.get_ident())
-        real_submit(payload)
-
-    monkeypatch.setattr(events_module, "submit_call_detail", watched_submit)
-
+async def test_call_detail_records_are_written_in_order_off_the_loop(sink, task):
     sink.record_call_detail(
         call_detail_payload(leg_id="leg-1", call_id="c1@x", direction="out", created_at=CREATED)
     )
@@ -144,8 +161,26 @@ async def test_call_detail_records_are_written_in_order_off_the_loop(sink, monke
 
     record = await stored(lambda: CallDetailRecord.objects.get(leg_id="leg-1"))
     assert (record.call_id, record.answered_status, record.hangup_reason) == ("c1@x", 200, "BYE")
-    assert len(threads) == 3
-    assert loop_thread not in threads
+    assert threading.get_ident() not in task.threads
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_records_queued_while_one_is_being_sent_go_in_one_batch(sink, task):
+    def leg(index: int) -> dict:
+        return call_detail_payload(
+            leg_id=f"leg-{index}", call_id="c1@x", direction="in", created_at=CREATED
+        )
+
+    task.gate.clear()
+    sink.record_call_detail(leg(0))
+    assert await asyncio.to_thread(task.sending.wait, RECEIVE_TIMEOUT)
+    for index in range(1, 5):
+        sink.record_call_detail(leg(index))
+    task.gate.set()
+    await sink.close()
+
+    assert [len(batch) for batch in task.batches] == [1, 4]
+    assert await stored(CallDetailRecord.objects.count) == 5
 
 
 @pytest.mark.django_db(transaction=True)
@@ -169,13 +204,29 @@ async def test_transfer_audit_records_are_written(sink):
 
 
 async def test_a_record_that_cannot_be_queued_is_logged(sink, monkeypatch, caplog):
-    def broker_down(payload):
-        raise ConnectionError("broker unreachable")
+    class BrokerDown:
+        def delay(self, batch: list) -> None:
+            raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(events_module, "submit_call_detail", broker_down)
+    monkeypatch.setattr(events_module, "record_batch", BrokerDown())
 
     with caplog.at_level(logging.ERROR, logger="sipplatform.sipworker.events"):
         sink.record_call_detail({"leg_id": "leg-9"})
         await sink.close()
-    assert "could not queue record" in caplog.text
+    assert "could not queue 1 records" in caplog.text
     assert "leg-9" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_writes_every_good_record_and_logs_the_rest(caplog):
+    good = call_detail_payload(leg_id="leg-1", call_id="c1@x", direction="in", created_at=CREATED)
+    with caplog.at_level(logging.ERROR, logger="sipplatform.sipworker.tasks"):
+        record_batch.apply(
+            args=[
+                [["call_detail", {"leg_id": "leg-0"}], ["bogus", {}], "junk", ["call_detail", good]]
+            ]
+        )
+    assert list(CallDetailRecord.objects.values_list("leg_id", flat=True)) == ["leg-1"]
+    assert "dropped call_detail payload: a new record needs" in caplog.text
+    assert "dropped record of unknown shape or kind: ['bogus', {}]" in caplog.text
+    assert "dropped record of unknown shape or kind: 'junk'" in caplog.text

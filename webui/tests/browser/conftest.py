@@ -93,7 +93,15 @@ def portal(transactional_db, settings) -> Iterator[LivePortal]:
         started.set()
         await serve(embedded_app, config, shutdown_trigger=stop.wait)
 
-    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
+    def serve_until_stopped() -> None:
+        # Closed on its own thread: channels_redis flushes its connections as the loop closes,
+        # which cannot run on the test's thread (Playwright keeps a loop running there).
+        try:
+            loop.run_until_complete(run())
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=serve_until_stopped, daemon=True)
     thread.start()
     assert started.wait(START_SECONDS)
     wait_for_port(port)
@@ -102,7 +110,6 @@ def portal(transactional_db, settings) -> Iterator[LivePortal]:
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(START_SECONDS)
-        loop.close()
 
 
 def wait_for_port(port: int) -> None:
@@ -141,7 +148,8 @@ def chromium(django_db_setup):
 
 
 @pytest.fixture
-def page(chromium, tmp_path):
+def page(chromium, portal):
+    """A fresh browser context, closed before the portal stops (its monitor socket first)."""
     context = chromium.new_context(
         viewport={"width": 1280, "height": 860}, accept_downloads=True, locale="en-GB"
     )

@@ -131,6 +131,9 @@ def replace_editor_text(page: Page, text: str) -> None:
 def test_sign_in_and_create_an_account_whose_password_is_shown_once(page, portal, acme):
     sign_in(page, portal)
     screenshot(page, "dashboard")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "dashboard-phone")
+    page.set_viewport_size({"width": 1280, "height": 860})
     page.get_by_role("link", name="Accounts", exact=True).click()
     screenshot(page, "accounts")
     page.get_by_role("link", name="New account").click()
@@ -172,6 +175,8 @@ def test_the_editor_marks_a_syntax_error_at_its_line_then_saves_and_dry_runs(pag
     page.get_by_label("Dial outcomes, in order").fill("NoAnswer, Busy")
     page.get_by_role("button", name="Run").click()
     actions = page.locator("#dry-run-result li")
+    expect(actions).not_to_have_count(0)
+    expect(page).to_have_url(re.compile(r"/dialplans/\d+/$"))  # htmx swapped the result in
     expect(actions).to_have_count(5)
     expect(actions.nth(0)).to_contain_text("calling 1000")
     expect(actions.nth(1)).to_contain_text("${dst}@local → NoAnswer")
@@ -198,10 +203,12 @@ def test_setting_transfer_defaults(page, portal, acme):
     page.get_by_role("button", name="Check").click()
     screenshot(page, "destination-policy")
     page.get_by_role("link", name="Providers", exact=True).click()
-    expect(page.locator("#registration-" + str(Provider.objects.get().pk))).to_contain_text(
-        "registered"
-    )
+    trunk = Provider.objects.get()
+    cell = page.locator(f"#registration-{trunk.pk}")
+    expect(cell).to_have_text(re.compile(r"^\s*registered\s*$"))
     screenshot(page, "providers")
+    update_registration(trunk.pk, registered=False, failure_reason="403 Forbidden")
+    expect(cell).to_contain_text("failing 403 Forbidden", timeout=12_000)
 
 
 def test_filtering_call_records_and_downloading_the_csv(page, portal, acme):
@@ -241,11 +248,18 @@ def test_the_monitor_shows_calls_and_transfers_as_they_happen(page, portal, acme
     expect(row).to_have_attribute("data-state", "answered")
     portal.publish(acme.pk, {"type": "transfer.requested", "call_id": "c-42", "refer_to": "carol"})
     expect(row).to_have_attribute("data-state", "transfer requested")
+    decided = {"decision": "processed", "policy": "c", "policy_source": "customer"}
+    portal.publish(acme.pk, {"type": "transfer.decided", "call_id": "c-42", **decided})
+    expect(row).to_have_attribute(
+        "data-state", "transfer decided (processed, policy c from customer)"
+    )
+    portal.publish(acme.pk, {"type": "transfer.progress", "call_id": "c-42", "status": 180})
+    expect(row).to_have_attribute("data-state", "transfer progress (180)")
     portal.publish(None, {"type": "call.new", "call_id": "staff-only", "from": "x"})
     screenshot(page, "monitor")
     portal.publish(acme.pk, {"type": "call.ended", "reason": "bye", **call})
     expect(row).to_have_attribute("data-state", "ended")
-    expect(page.locator("#event-stream li")).to_have_count(5)
+    expect(page.locator("#event-stream li")).to_have_count(7)
     expect(row).to_have_count(0, timeout=10_000)
 
     page.get_by_label("Filter").fill("event transfer and user alice")
@@ -299,3 +313,21 @@ def test_the_monitor_shows_a_real_call_ring_answer_and_end(page, portal, sip, ac
     page.get_by_label("Number or user").fill("dave")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("table tbody tr").first).to_contain_text("answered")
+
+
+def test_staff_switch_between_customers(page, portal, acme):
+    globex = Customer.objects.create(name="Globex")
+    Dialplan.objects.create(customer=globex, name="globex-plan", script="x = 1\n")
+    User.objects.create_user("ops", password=PASSWORD, role=User.Role.STAFF, is_staff=True)
+    page.goto(f"{portal.url}/login/")
+    page.get_by_label("Username").fill("ops")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Dialplans", exact=True).click()
+    names = page.locator("table tbody tr td:first-child")
+    expect(names).to_have_text(["default", "globex-plan"])
+    page.get_by_label("Customer", exact=True).select_option(label="Globex")
+    page.get_by_role("button", name="Switch").click()
+    expect(names).to_have_text(["globex-plan"])
+    expect(page).to_have_url(f"{portal.url}/dialplans/")
+    screenshot(page, "staff-customer-switcher")
