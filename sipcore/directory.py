@@ -107,6 +107,11 @@ class ProviderRecord:
     register_contact: str
     register_expiry: int
 
+    @property
+    def digest_username(self) -> str:
+        """The name our digest credentials carry: the auth username when the provider gave one."""
+        return self.auth_username or self.username
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DialplanRecord:

@@ -148,7 +148,7 @@ class ProviderAgent:
         provider = registration.provider
         if registration.client is None:
             registration.client = DigestClient(
-                username=provider.auth_username or provider.username, password=provider.password
+                username=provider.digest_username, password=provider.password
             )
         challenge = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
         value = registration.client.authorize(

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sipcore.auth import Accepted, DigestServer, ha1
+from sipcore.auth import Accepted, DigestServer, password_lookup
 from sipcore.endpoint import Endpoint, EndpointConfig, ServerTransactionHandle
 from sipcore.errors import LocalProtocolError
 from sipcore.message import ParseError, Request, Response, make_response, new_tag
@@ -115,7 +115,7 @@ class DemoUas:
             method="REGISTER",
             uri=str(request.uri),
             realm=self.realm,
-            lookup=self._lookup_ha1,
+            lookup=password_lookup(self.users),
             now=time.time(),
         )
         if not isinstance(outcome, Accepted):
@@ -129,10 +129,6 @@ class DemoUas:
         headers = [("Contact", f"{contact};expires={expires}") for contact in contacts]
         handle.reply(200, headers=[*headers, ("Expires", str(expires))])
         self.events.append("REGISTER 200")
-
-    def _lookup_ha1(self, username: str, realm: str, algorithm: str) -> str | None:
-        password = self.users.get(username)
-        return None if password is None else ha1(username, realm, password, algorithm)
 
     # INVITE, ACK, BYE, CANCEL ---------------------------------------------------------------
 

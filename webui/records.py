@@ -75,14 +75,9 @@ def filter_calls(records: QuerySet, filters: dict[str, Any]) -> QuerySet:
     if filters.get("account"):
         records = records.filter(account=filters["account"])
     if filters.get("number"):
-        number = filters["number"]
-        records = records.filter(
-            Q(from_header__icontains=number)
-            | Q(to_header__icontains=number)
-            | Q(destination__icontains=number)
-        )
+        records = records.matching_number(filters["number"])
     if filters.get("outcome") == "answered":
-        records = records.filter(answered_at__isnull=False)
+        records = records.answered()
     elif filters.get("outcome") == "unanswered":
         records = records.filter(answered_at__isnull=True)
     return records.select_related("customer", "account__domain", "provider")
@@ -95,13 +90,7 @@ def filter_transfers(records: QuerySet, filters: dict[str, Any]) -> QuerySet:
         if filters.get(name):
             records = records.filter(**{name: filters[name]})
     if filters.get("number"):
-        number = filters["number"]
-        records = records.filter(
-            Q(transferor__icontains=number)
-            | Q(transferee__icontains=number)
-            | Q(refer_to__icontains=number)
-            | Q(target__icontains=number)
-        )
+        records = records.matching_number(filters["number"])
     return records.select_related("customer", "account__domain")
 
 

@@ -22,6 +22,11 @@ urlpatterns = [
     path("accounts/<int:pk>/", accounts.AccountDetailView.as_view(), name="account-detail"),
     path("accounts/<int:pk>/edit/", accounts.AccountEditView.as_view(), name="account-edit"),
     path(
+        "accounts/<int:pk>/contacts/",
+        accounts.AccountContactsView.as_view(),
+        name="account-contacts",
+    ),
+    path(
         "accounts/<int:pk>/disable/", accounts.AccountDisableView.as_view(), name="account-disable"
     ),
     path(

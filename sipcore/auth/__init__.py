@@ -30,6 +30,7 @@ from sipcore.auth.server import (
     Ha1Lookup,
     Rejected,
     RejectReason,
+    password_lookup,
 )
 
 __all__ = [
@@ -58,5 +59,6 @@ __all__ = [
     "ha1",
     "parse_challenges",
     "parse_credentials",
+    "password_lookup",
     "request_digest",
 ]

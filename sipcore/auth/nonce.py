@@ -29,8 +29,8 @@ from typing import Protocol
 _VERSION = 1
 _SALT_BYTES = 15
 _MAC_BYTES = 24
-_RAW_BYTES = 1 + 8 + _SALT_BYTES + _MAC_BYTES  # 48 bytes: 64 base64url characters, no padding
-_NONCE = re.compile(r"[A-Za-z0-9_-]{64}")
+_RAW_BYTES = 1 + 8 + _SALT_BYTES + _MAC_BYTES  # a multiple of 3: base64url needs no padding
+_NONCE = re.compile(rf"[A-Za-z0-9_-]{{{_RAW_BYTES * 4 // 3}}}")
 
 
 @dataclass(frozen=True, slots=True)

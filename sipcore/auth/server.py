@@ -22,11 +22,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sipcore.auth.digest import canonical_algorithm, hash_hex, request_digest
+from sipcore.auth.digest import canonical_algorithm, ha1, hash_hex, request_digest
 from sipcore.auth.headers import (
     AuthHeaderError,
     DigestChallenge,
@@ -37,6 +37,17 @@ from sipcore.auth.nonce import MemoryNonceCounterStore, NonceCounterStore, Nonce
 
 # (username, realm, algorithm) -> the stored HA1 for that algorithm, or None: no such account.
 Ha1Lookup = Callable[[str, str, str], str | None]
+
+
+def password_lookup(passwords: Mapping[str, str]) -> Ha1Lookup:
+    """An ``Ha1Lookup`` over clear passwords by username: for the demo UAS and test peers,
+    which have no stored HA1s (platform accounts keep only HA1s)."""
+
+    def lookup(username: str, realm: str, algorithm: str) -> str | None:
+        password = passwords.get(username)
+        return None if password is None else ha1(username, realm, password, algorithm)
+
+    return lookup
 
 
 class RejectReason(StrEnum):

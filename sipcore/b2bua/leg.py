@@ -24,7 +24,7 @@ from sipcore.dialog import Dialog, DialogState, SendBye
 from sipcore.endpoint import Endpoint, ServerTransactionHandle
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
 from sipcore.message import ParseError, Request, Response, make_response, new_tag
-from sipcore.transaction import SendMessage
+from sipcore.transaction import SendMessage, build_cancel
 from sipcore.transport import Peer
 
 log = logging.getLogger(__name__)
@@ -378,16 +378,7 @@ class OutboundLeg(Leg):
         if self._cancel_sent:
             return
         self._cancel_sent = True
-        invite = self.invite
-        headers = [("Via", invite.headers.get_all("Via")[0]), ("Max-Forwards", "70")]
-        headers += [("Route", route) for route in invite.headers.get_all("Route")]
-        headers += [
-            ("From", invite.headers.get("From") or ""),
-            ("To", invite.headers.get("To") or ""),
-            ("Call-ID", invite.call_id),
-            ("CSeq", f"{invite.cseq.seq} CANCEL"),
-        ]
-        cancel = Request("CANCEL", invite.uri, headers)
+        cancel = build_cancel(self.invite)
         self.background.spawn(self.endpoint.send_request(cancel, self.peer), f"CANCEL {self!r}")
 
     def _authorised_retry(self, response: Response, credentials_sent: bool) -> Request | None:

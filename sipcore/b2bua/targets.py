@@ -178,7 +178,7 @@ class TargetResolver:
             host=provider.from_host or server.host,
         )
         target = self._target(request_uri, peer_for(proxy), leg, settings, identity)
-        username = provider.auth_username or provider.username
+        username = provider.digest_username
         password = provider.password
 
         def credentials() -> DigestClient:

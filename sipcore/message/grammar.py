@@ -130,5 +130,4 @@ def comma_list(item: str) -> str:
 PARAM_ITEM = re.compile(
     rf"{SWS};{SWS}(?P<name>{TOKEN})(?:{SWS}={SWS}(?P<value>{GEN_VALUE}))?",
 )
-URI_PARAM_ITEM = re.compile(r";(?P<name>[^;=]*)(?:=(?P<value>[^;]*))?")
 TOKEN_RE = re.compile(TOKEN)

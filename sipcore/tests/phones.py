@@ -23,14 +23,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sipcore.auth import Accepted, DigestClient, DigestServer, ha1
+from sipcore.auth import Accepted, DigestClient, DigestServer, ha1, password_lookup
 from sipcore.dialog import Dialog
 from sipcore.directory import AccountRecord
 from sipcore.endpoint import Endpoint, EndpointConfig, ServerTransactionHandle
 from sipcore.events import MemoryEventSink
 from sipcore.memory_directory import MemoryDirectory, account, customer
 from sipcore.message import Request, Response, make_response, new_call_id, new_tag
-from sipcore.transaction import TimerConfig
+from sipcore.testing import eventually
+from sipcore.transaction import TimerConfig, build_cancel
 from sipcore.transport import Peer
 from sipcore.worker import SipWorker, WorkerConfig
 
@@ -96,16 +97,7 @@ class PhoneCall:
 
     async def cancel(self) -> None:
         """CANCEL our INVITE (send once it rang)."""
-        invite = self.invite
-        headers = [
-            ("Via", invite.headers.get_all("Via")[0]),
-            ("Max-Forwards", "70"),
-            ("From", invite.headers.get("From") or ""),
-            ("To", invite.headers.get("To") or ""),
-            ("Call-ID", invite.call_id),
-            ("CSeq", f"{invite.cseq.seq} CANCEL"),
-        ]
-        await self.phone.endpoint.send_request(Request("CANCEL", invite.uri, headers), self.peer)
+        await self.phone.endpoint.send_request(build_cancel(self.invite), self.peer)
 
     def answer(self) -> None:
         """Answer a ringing incoming call (``mode="ring"``)."""
@@ -385,7 +377,7 @@ class Phone:
             method=request.method,
             uri=str(request.uri),
             realm=self.realm,
-            lookup=self._ha1,
+            lookup=password_lookup(self.users),
             now=time.time(),
         )
         if isinstance(outcome, Accepted):
@@ -394,10 +386,6 @@ class Phone:
         values = self._digest.challenge(self.realm, now=time.time())
         handle.reply(status, headers=[(challenge, value) for value in values])
         return False
-
-    def _ha1(self, username: str, realm: str, algorithm: str) -> str | None:
-        password = self.users.get(username)
-        return None if password is None else ha1(username, realm, password, algorithm)
 
 
 # a worker with accounts and phones --------------------------------------------------------
@@ -447,9 +435,7 @@ class World:
 
     async def settle(self, predicate, timeout: float = 5.0) -> None:
         """Wait until ``predicate()`` holds (for effects that follow a response)."""
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                await asyncio.sleep(0.01)
+        await eventually(predicate, timeout)
 
     def details(self) -> list[dict]:
         return [dict(payload) for payload in self.events.call_details]
@@ -541,15 +527,25 @@ class Baresip:
         (self.directory / "config").write_text("\n".join(config) + "\n")
         (self.directory / "accounts").write_text(account_line + "\n")
 
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            "baresip",
-            "-f",
-            str(self.directory),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+    async def start(self, *, sip_trace: Path | None = None) -> None:
+        """Start baresip and connect to its control port; ``sip_trace`` keeps its output with
+        every SIP message (``-s``), for reading after a failing run."""
+        trace = [] if sip_trace is None else ["-s"]
+        with contextlib.ExitStack() as files:
+            output = (
+                asyncio.subprocess.DEVNULL
+                if sip_trace is None
+                else files.enter_context(sip_trace.open("wb"))
+            )
+            self.process = await asyncio.create_subprocess_exec(
+                "baresip",
+                "-f",
+                str(self.directory),
+                *trace,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=output,
+                stderr=asyncio.subprocess.STDOUT,
+            )
         for _ in range(100):
             try:
                 self._reader, self._writer = await asyncio.open_connection(

@@ -7,7 +7,7 @@ import pytest
 from sipcore.auth import DigestClient
 from sipcore.endpoint import Endpoint, EndpointConfig
 from sipcore.message import Request, Response, new_call_id, new_tag
-from sipcore.transaction import TimerConfig
+from sipcore.transaction import TimerConfig, build_cancel
 from sipcore.uas_demo import DemoUas, sdp_answer
 
 TIMERS = TimerConfig(t1=0.02, t2=0.08, t4=0.1)
@@ -111,17 +111,6 @@ async def test_cancel_while_ringing_ends_the_invite_with_487(setup):
         client.send_request(invite, address, on_provisional=lambda _: ringing.set())
     )
     await asyncio.wait_for(ringing.wait(), 5)
-    cancel = Request(
-        "CANCEL",
-        invite.uri,
-        [
-            ("Via", invite.headers.get_all("Via")[0]),
-            ("From", invite.headers.get("From")),
-            ("To", invite.headers.get("To")),
-            ("Call-ID", invite.call_id),
-            ("CSeq", f"{invite.cseq.seq} CANCEL"),
-        ],
-    )
-    assert (await client.send_request(cancel, address)).status == 200
+    assert (await client.send_request(build_cancel(invite), address)).status == 200
     assert (await asyncio.wait_for(call, 5)).status == 487
     assert demo.calls == {}

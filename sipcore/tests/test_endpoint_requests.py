@@ -7,7 +7,7 @@ import pytest
 
 from sipcore.endpoint import Endpoint, EndpointConfig
 from sipcore.message import Request, Response, new_call_id, new_tag
-from sipcore.transaction import TimerConfig
+from sipcore.transaction import TimerConfig, build_cancel
 from sipcore.transport import Peer
 
 FAST_TIMERS = TimerConfig(t1=0.05, t2=0.2, t4=0.25)  # Timer F = 3.2 s: slow CI is not a loss
@@ -172,18 +172,7 @@ async def test_cancel_finds_the_invite(server, client):
     invite = make_request("INVITE", address)
     call = asyncio.ensure_future(client.send_request(invite, address))
     await asyncio.wait_for(ringing.wait(), 5)
-    cancel = Request(
-        "CANCEL",
-        invite.uri,
-        [
-            ("Via", invite.headers.get_all("Via")[0]),
-            ("From", invite.headers.get("From")),
-            ("To", invite.headers.get("To")),
-            ("Call-ID", invite.call_id),
-            ("CSeq", f"{invite.cseq.seq} CANCEL"),
-        ],
-    )
-    assert (await client.send_request(cancel, address)).status == 200
+    assert (await client.send_request(build_cancel(invite), address)).status == 200
     assert (await asyncio.wait_for(call, 5)).status == 487
 
 

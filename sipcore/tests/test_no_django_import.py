@@ -83,3 +83,16 @@ def test_checker_notices_django() -> None:
     """Guards the guard: a Django import before the walk must be reported."""
     result = run_checker(allowed=DJANGO_EDGE_MODULES, preload=["django.conf"])
     assert "django.conf" in result["django"]
+
+
+def test_message_and_auth_layers_import_no_asyncio_or_socket() -> None:
+    """Team rule 1's other half: only the transport adapters and the endpoint do I/O (the
+    transaction and dialog layers are checked in ``test_transaction_tables.py``)."""
+    code = (
+        "import sys, sipcore.message, sipcore.auth\n"
+        "print(sorted({'asyncio', 'socket', 'selectors', 'django'} & set(sys.modules)))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert completed.stdout.strip() == "[]"

@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 
 from sipcore.message import ParseError, Request
+from sipcore.testing import eventually
 from sipcore.transport import Peer, TcpListener, TcpPool, TransportConfig, TransportStats
 
 
@@ -38,13 +39,6 @@ class RecordingSink:
 
     def channel_closed(self, channel):
         self.closed.append(channel)
-
-
-async def eventually(condition, timeout: float = 5.0) -> None:
-    """Wait until condition() holds: the other end of a real socket runs when it runs."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 def fake_connection(sink, **limits):

@@ -7,21 +7,10 @@ from sipcore.message import Request, Response
 from sipcore.transaction.actions import Action, SendMessage
 from sipcore.transaction.building import build_non_2xx_ack
 from sipcore.transaction.machine import Transaction, Trigger
-from sipcore.transaction.tables import Effect, Input
+from sipcore.transaction.tables import Effect, response_input
 from sipcore.transaction.timers import TimerConfig
 
 DEFAULT_CONFIG = TimerConfig()
-
-
-def response_input(status: int) -> Input:
-    """The table input for a response status from the network."""
-    if not isinstance(status, int) or not 100 <= status <= 699:
-        raise LocalProtocolError(f"response status out of range: {status!r}")
-    if status < 200:
-        return Input.RESPONSE_1XX
-    if status < 300:
-        return Input.RESPONSE_2XX
-    return Input.RESPONSE_300_699
 
 
 class ClientTransaction(Transaction):
@@ -63,7 +52,7 @@ class ClientTransaction(Transaction):
 
     def receive(self, response: Response, now: float) -> list[Action]:
         """Feed a response that matched this transaction (§17.1.3)."""
-        return self._handle(response_input(response.status), now, response)
+        return self._handle(response_input(response.status, from_tu=False), now, response)
 
     def _perform(self, effect: Effect, message: Trigger, now: float) -> list[Action]:
         if effect is Effect.SEND_REQUEST:

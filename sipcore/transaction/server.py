@@ -6,21 +6,10 @@ from sipcore.errors import LocalProtocolError
 from sipcore.message import Request, Response, make_response
 from sipcore.transaction.actions import Action, SendMessage
 from sipcore.transaction.machine import Transaction, Trigger
-from sipcore.transaction.tables import Effect, Input
+from sipcore.transaction.tables import Effect, Input, response_input
 from sipcore.transaction.timers import TimerConfig
 
 DEFAULT_CONFIG = TimerConfig()
-
-
-def tu_response_input(status: int) -> Input:
-    """The table input for a response the TU hands to a server transaction."""
-    if not isinstance(status, int) or not 100 <= status <= 699:
-        raise LocalProtocolError(f"response status out of range: {status!r}")
-    if status < 200:
-        return Input.TU_1XX
-    if status < 300:
-        return Input.TU_2XX
-    return Input.TU_300_699
 
 
 class ServerTransaction(Transaction):
@@ -62,7 +51,7 @@ class ServerTransaction(Transaction):
 
     def respond(self, response: Response, now: float) -> list[Action]:
         """Send the TU's ``response``; a second final response is a LocalProtocolError."""
-        return self._handle(tu_response_input(response.status), now, response)
+        return self._handle(response_input(response.status, from_tu=True), now, response)
 
     def _perform(self, effect: Effect, message: Trigger, now: float) -> list[Action]:
         match effect:

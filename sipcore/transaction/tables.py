@@ -47,6 +47,18 @@ class Input(enum.Enum):
     TRANSPORT_ERROR = "transport error"
 
 
+def response_input(status: int, *, from_tu: bool) -> Input:
+    """The table input for a response status: from the network (a client transaction's input)
+    or from the TU (a server transaction's)."""
+    if not isinstance(status, int) or not 100 <= status <= 699:
+        raise LocalProtocolError(f"response status out of range: {status!r}")
+    if status < 200:
+        return Input.TU_1XX if from_tu else Input.RESPONSE_1XX
+    if status < 300:
+        return Input.TU_2XX if from_tu else Input.RESPONSE_2XX
+    return Input.TU_300_699 if from_tu else Input.RESPONSE_300_699
+
+
 class Effect(enum.Enum):
     SEND_REQUEST = "send request"  # client: (re)transmit the request
     SEND_ACK = "send ACK"  # INVITE client: the ACK for a non-2xx final (§17.1.1.3)

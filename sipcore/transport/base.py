@@ -102,7 +102,7 @@ class TransportConfig:
 
 @dataclass(slots=True)
 class TransportStats:
-    """Counters an operator reads to see what the transports rejected."""
+    """Counters of what the transports carried and what they rejected, and why."""
 
     messages_received: int = 0
     messages_sent: int = 0
@@ -114,9 +114,6 @@ class TransportStats:
     connections_closed_idle: int = 0
     connections_refused: int = 0
     internal_errors: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
 class Channel(Protocol):

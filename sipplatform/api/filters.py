@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 
@@ -101,15 +101,11 @@ class CallDetailRecordFilter(CustomerFilterSet):
         fields = ["since", "until", "direction", "account", "provider", "number", "outcome"]
 
     def filter_number(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(
-            Q(from_header__icontains=value)
-            | Q(to_header__icontains=value)
-            | Q(destination__icontains=value)
-        )
+        return queryset.matching_number(value)
 
     def filter_outcome(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value == self.Outcome.ANSWERED:
-            return queryset.filter(answered_at__isnull=False)
+            return queryset.answered()
         if value == self.Outcome.UNANSWERED:
             return queryset.filter(answered_at__isnull=True, hungup_at__isnull=False)
         return queryset.filter(hungup_at__isnull=True)
@@ -134,9 +130,4 @@ class TransferAuditRecordFilter(CustomerFilterSet):
         fields = ["since", "until", "account", "number", "outcome", "decision", "kind"]
 
     def filter_number(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(
-            Q(transferor__icontains=value)
-            | Q(transferee__icontains=value)
-            | Q(target__icontains=value)
-            | Q(refer_to__icontains=value)
-        )
+        return queryset.matching_number(value)

@@ -1,11 +1,12 @@
 """Call and transfer records: payloads from worker events, submission, and the idempotent write.
 
-The SIP worker builds a JSON-safe payload (``call_detail_payload``, ``transfer_audit_payload``)
-and submits it (``submit_*`` from sync code, ``asubmit_*`` from the event loop). Submission
-queues the Celery task after the current transaction commits; the task calls
-``record_call_detail`` / ``record_transfer_audit``, which validate the payload and upsert the
-row keyed on ``leg_id`` / ``transfer_id``. Payloads may be partial updates of a known record:
-``None`` and absent keys leave stored values alone.
+A payload is a JSON-safe dict (``call_detail_payload``, ``transfer_audit_payload`` build
+one). ``submit_*`` (``asubmit_*`` from the event loop) queues one Celery task per record after
+the current transaction commits; the SIP worker instead sends its records in batches
+(``sipplatform.sipworker.tasks.record_batch``). Either task calls ``record_call_detail`` /
+``record_transfer_audit``, which validate the payload and upsert the row keyed on ``leg_id`` /
+``transfer_id``. Payloads may be partial updates of a known record: ``None`` and absent keys
+leave stored values alone.
 """
 
 from __future__ import annotations

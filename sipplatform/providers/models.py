@@ -81,10 +81,6 @@ class Provider(models.Model):
     def has_password(self) -> bool:
         return bool(self.password_encrypted)
 
-    @property
-    def digest_username(self) -> str:
-        return self.auth_username or self.username
-
     def header_pairs(self) -> list[tuple[str, str]]:
         """The custom headers as ``(name, value)`` pairs, in order."""
         return parse_custom_headers(self.custom_headers)

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -198,6 +198,33 @@ class Sipp:
         return tuple(values)
 
 
+class Server:
+    """A server under test that can be started afresh: an overloaded one can take minutes to
+    work off its backlog, so every sustained run begins on a new process."""
+
+    def __init__(self, name: str, port: int, start: Callable[[int], subprocess.Popen]) -> None:
+        self.name = name
+        self.port = port
+        self._start = start
+        self._starts = 0
+        self.process = self._start_next()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def restart(self) -> None:
+        stop(self.process, grace=15)
+        self.process = self._start_next()
+
+    def stop(self) -> None:
+        stop(self.process, grace=15)
+
+    def _start_next(self) -> subprocess.Popen:
+        self._starts += 1
+        return self._start(self._starts)
+
+
 def start_logged(
     command: list[str], log: Path, *, cwd: Path = REPO, env: dict[str, str] | None = None
 ) -> subprocess.Popen:
@@ -238,7 +265,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wait_until_idle(pid: int, timeout: float = 60.0) -> None:
+def wait_until_idle(pid: int, timeout: float = 120.0) -> None:
     """Until the server has worked off what an earlier (overloaded) run left queued."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -429,17 +456,16 @@ def highest_passing_registration_rate(pid: int, probe: float) -> tuple[float, fl
     return best, cpu_ms
 
 
-def sustained_calls(
-    sipp: Sipp, port: int, pid: int, probe: float, duration: float
-) -> SippRun | None:
-    """The highest ladder rate held for ``duration`` with under 0.1 % failures."""
-    probed = highest_passing_rate(sipp, port, pid, probe)
+def sustained_calls(sipp: Sipp, server: Server, probe: float, duration: float) -> SippRun | None:
+    """The highest ladder rate held for ``duration`` with under 0.1 % failures, each attempt
+    on a freshly started server."""
+    probed = highest_passing_rate(sipp, server.port, server.pid, probe)
     if probed is None:
         return None
-    ladder = [rate for rate in CALL_RATES if rate <= probed.rate]
-    for rate in reversed(ladder[-3:]):
-        wait_until_idle(pid)
-        run = sipp.run("uac.xml", port, rate=rate, seconds=duration)
+    for rate in reversed([rate for rate in CALL_RATES if rate <= probed.rate]):
+        server.restart()
+        wait_until_idle(server.pid)
+        run = sipp.run("uac.xml", server.port, rate=rate, seconds=duration)
         print(f"    {duration:g} s at {rate}/s: {run.successful}/{run.attempted} ok", flush=True)
         if run.passed:
             return run
@@ -472,8 +498,9 @@ def memory_per_call(sipp: Sipp, port: int, pid: int, concurrent: int) -> float:
 
 
 def measure_server(
-    name: str, sipp: Sipp, port: int, pid: int, args: argparse.Namespace, direct_ms: float
+    server: Server, sipp: Sipp, args: argparse.Namespace, direct_ms: float
 ) -> Figures:
+    name, port, pid = server.name, server.port, server.pid
     print(f"  {name}: memory at {args.concurrent} concurrent calls", flush=True)
     per_call = memory_per_call(sipp, port, pid, args.concurrent)
     print(f"  {name}: post-dial delay at {args.pdd_rate} calls/s", flush=True)
@@ -484,7 +511,7 @@ def measure_server(
     cpu_ms = (cpu_seconds(pid) - started) * 1000 / max(moderate.successful, 1)
     pdd = moderate.post_dial_ms
     print(f"  {name}: calls", flush=True)
-    run = sustained_calls(sipp, port, pid, args.probe, args.duration)
+    run = sustained_calls(sipp, server, args.probe, args.duration)
     return Figures(
         name=name,
         calls_per_second=run.successful / args.duration if run else 0.0,
@@ -499,24 +526,26 @@ def measure_server(
 def bench_worker(sipp: Sipp, workdir: Path, args, direct_ms: float) -> Figures:
     with platform_environment(workdir) as env:
         provision(env)
-        log = workdir / "sipworker.log"
-        worker = start_logged(
-            [sys.executable, "manage.py", "sipworker", "--worker-id", "bench", "--grace", "0"],
-            log,
-            env=env,
+        print(
+            f"  worker: {env['DATABASE_URL'].split(':')[0]}, "
+            f"{'Redis' if 'REDIS_URL' in env else 'in-process tasks'}",
+            flush=True,
         )
-        try:
+
+        def start(count: int) -> subprocess.Popen:
+            log = workdir / f"sipworker-{count}.log"
+            command = [sys.executable, "manage.py", "sipworker", "--worker-id", "bench"]
+            worker = start_logged([*command, "--grace", "0"], log, env=env)
             wait_for_text(log, "listening on", worker)
-            print(
-                f"  worker: {env['DATABASE_URL'].split(':')[0]}, "
-                f"{'Redis' if 'REDIS_URL' in env else 'in-process tasks'}",
-                flush=True,
-            )
-            figures = measure_server("worker", sipp, WORKER_PORT, worker.pid, args, direct_ms)
+            return worker
+
+        server = Server("worker", WORKER_PORT, start)
+        try:
+            figures = measure_server(server, sipp, args, direct_ms)
             print("  worker: digest registrations", flush=True)
-            registered, cpu_ms = highest_passing_registration_rate(worker.pid, args.probe)
+            registered, cpu_ms = highest_passing_registration_rate(server.pid, args.probe)
         finally:
-            stop(worker, grace=15)
+            server.stop()
     return replace(figures, registrations_per_second=registered, cpu_ms_per_registration=cpu_ms)
 
 
@@ -524,23 +553,29 @@ def bench_sippy(sipp: Sipp, workdir: Path, args, direct_ms: float) -> Figures:
     b2bua = shutil.which("b2bua", path=str(VENV_BIN)) or shutil.which("b2bua")
     if b2bua is None:
         raise SystemExit("Sippy's b2bua is not installed: pip install -r requirements.txt")
-    sippy = start_logged(
-        [
-            b2bua,
-            "-f",
-            *("-l", HOST, "-p", str(SIPPY_PORT), "-s", f"{HOST}:{UAS_PORT}"),
-            *("-u", "-A", "0"),
-            *("-c", str(workdir / "b2bua.sock"), "-P", str(workdir / "b2bua.pid")),
-            *("-L", str(workdir / "b2bua.log")),
-        ],
-        workdir / "sippy.log",
-        env={**os.environ, "SIPLOG_LVL": "WARN", "SIPLOG_BEND": "stderr"},
-    )
-    try:
+
+    def start(count: int) -> subprocess.Popen:
+        sippy = start_logged(
+            [
+                b2bua,
+                "-f",
+                *("-l", HOST, "-p", str(SIPPY_PORT), "-s", f"{HOST}:{UAS_PORT}"),
+                *("-u", "-A", "0"),
+                *("-c", str(workdir / f"b2bua-{count}.sock")),
+                *("-P", str(workdir / f"b2bua-{count}.pid")),
+                *("-L", str(workdir / f"b2bua-{count}.log")),
+            ],
+            workdir / f"sippy-{count}.log",
+            env={**os.environ, "SIPLOG_LVL": "WARN", "SIPLOG_BEND": "stderr"},
+        )
         wait_for_udp_answer(sipp, SIPPY_PORT)
-        return measure_server("sippy", sipp, SIPPY_PORT, sippy.pid, args, direct_ms)
+        return sippy
+
+    server = Server("sippy", SIPPY_PORT, start)
+    try:
+        return measure_server(server, sipp, args, direct_ms)
     finally:
-        stop(sippy)
+        server.stop()
 
 
 def direct_post_dial_ms(sipp: Sipp) -> float:

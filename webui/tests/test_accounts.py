@@ -115,3 +115,13 @@ def test_staff_list_every_customers_accounts_with_the_customer(staff_client, acm
     staff_client.post(reverse("webui:switch-customer"), {"customer": globex.customer.pk})
     html = staff_client.get(reverse("webui:accounts")).content.decode()
     assert "globex-phone" in html and "acme-phone" not in html
+
+
+def test_the_contacts_card_refreshes_itself(acme_client, acme):
+    url = reverse("webui:account-contacts", args=[acme.account.pk])
+    detail = acme_client.get(reverse("webui:account-detail", args=[acme.account.pk]))
+    assert f'hx-get="{url}" hx-trigger="every 10s"' in detail.content.decode()
+    acme.account.bindings.all().delete()
+    card = acme_client.get(url).content.decode()
+    assert card.lstrip().startswith('<section class="card" id="contacts"')
+    assert "No phone is registered to this account." in card

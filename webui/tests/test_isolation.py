@@ -11,6 +11,7 @@ from sipplatform.providers.models import Provider
 OBJECT_PAGES = [
     ("webui:account-detail", "account", "get"),
     ("webui:account-edit", "account", "get"),
+    ("webui:account-contacts", "account", "get"),
     ("webui:account-edit", "account", "post"),
     ("webui:account-disable", "account", "post"),
     ("webui:account-password", "account", "post"),
@@ -44,6 +45,7 @@ def test_another_customers_object_is_not_found(client, acme, globex_admin, name,
     payload = {"disabled": "1", "name": "stolen", "script": "x = 1\n", "server_uri": "sip:x"}
     response = client.get(url) if method == "get" else client.post(url, payload)
     assert response.status_code == 404
+    assert "it belongs to another customer" in response.content.decode()
 
 
 def test_posting_to_another_customers_objects_changes_nothing(client, acme, globex_admin):

@@ -22,6 +22,8 @@ from webui.forms.accounts import AccountCreateForm, AccountEditForm
 from webui.scope import scoped, visible_or_404
 from webui.views.base import OwnedObjectFormView, PortalMixin
 
+CONTACTS_POLL_SECONDS = 10
+
 
 class AccountListView(PortalMixin, ListView):
     template_name = "webui/accounts/list.html"
@@ -38,7 +40,7 @@ class AccountCreateView(OwnedObjectFormView):
     template_name = "webui/accounts/form.html"
     section = "accounts"
 
-    def saved(self, form: AccountCreateForm, created: bool) -> HttpResponse:
+    def saved(self, form: AccountCreateForm) -> HttpResponse:
         return show_password_once(self, form.instance, form.generated_password, created=True)
 
 
@@ -61,9 +63,23 @@ class AccountDetailView(PortalMixin, TemplateView):
         return super().get_context_data(
             account=account,
             contacts=current_contacts(account),
+            poll_seconds=CONTACTS_POLL_SECONDS,
             policy=account.effective_transfer_policy(),
             **kwargs,
         )
+
+
+class AccountContactsView(PortalMixin, View):
+    """The registered-contacts card alone: what the detail page's htmx polling swaps in."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        account = visible_or_404(SIPAccount.objects.all(), request, pk=pk)
+        context = {
+            "account": account,
+            "contacts": current_contacts(account),
+            "poll_seconds": CONTACTS_POLL_SECONDS,
+        }
+        return render(request, "webui/accounts/contacts.html", context)
 
 
 class AccountDisableView(PortalMixin, View):

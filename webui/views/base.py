@@ -70,7 +70,7 @@ class OwnedObjectFormView(PortalMixin, View):
         data = self.request.POST if self.request.method == "POST" else None
         return self.form_class(data, instance=obj, customer=owner)
 
-    def saved(self, form: OwnedModelForm, created: bool) -> HttpResponse:
+    def saved(self, form: OwnedModelForm) -> HttpResponse:
         messages.success(self.request, f"Saved {form.instance}.")
         return redirect(self.success_url_name, pk=form.instance.pk)
 
@@ -96,8 +96,7 @@ class OwnedObjectFormView(PortalMixin, View):
             return self.render(form, obj)
         with transaction.atomic():
             form.save()
-            response = self.saved(form, created=obj is None)
-        return response
+            return self.saved(form)
 
 
 def choose_customer_first(view: PortalMixin, request: HttpRequest) -> HttpResponse:

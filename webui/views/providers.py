@@ -39,9 +39,9 @@ class ProviderFormView(OwnedObjectFormView):
     section = "providers"
     success_url_name = "webui:provider-edit"
 
-    def saved(self, form: PortalProviderForm, created: bool) -> HttpResponse:
+    def saved(self, form: PortalProviderForm) -> HttpResponse:
         ProviderRegistration.objects.get_or_create(provider=form.instance)
-        return super().saved(form, created)
+        return super().saved(form)
 
 
 class ProviderRegistrationView(PortalMixin, View):

@@ -13,21 +13,62 @@ from django.views import View
 from sipplatform.dialplans.models import DestinationPolicy
 from sipplatform.dialplans.services import judge_destination
 from sipplatform.directory.models import SIPAccount
+from webui.customer_settings import (
+    effective_policies,
+    policy_of,
+    save_policy,
+    save_transfer_defaults,
+)
 from webui.forms.settings import (
     AccountTransferFormSet,
     CustomerLimitsForm,
     CustomerTransferForm,
     DestinationPolicyForm,
 )
-from webui.settings import effective_policies, policy_of, save_policy, save_transfer_defaults
 from webui.views.base import PortalMixin, choose_customer_first
 
 
-class TransferDefaultsView(PortalMixin, View):
+class CustomerSettingsView(PortalMixin, View):
+    """A page of two forms about the current customer, saved together or not at all.
+
+    Subclasses build the forms (``forms``), render them (``page``) and save them (``save``).
+    """
+
+    saved_message = ""
+    success_url_name = ""
+
+    def forms(self, request: HttpRequest) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def page(self, request: HttpRequest, first: Any, second: Any) -> HttpResponse:
+        raise NotImplementedError
+
+    def save(self, first: Any, second: Any) -> None:
+        raise NotImplementedError
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if self.customer is None:
+            return choose_customer_first(self, request)
+        return self.page(request, *self.forms(request))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if self.customer is None:
+            return choose_customer_first(self, request)
+        first, second = self.forms(request)
+        if not (first.is_valid() and second.is_valid()):
+            return self.page(request, first, second)
+        self.save(first, second)
+        messages.success(request, self.saved_message)
+        return redirect(self.success_url_name)
+
+
+class TransferDefaultsView(CustomerSettingsView):
     """The customer's transfer default and each account's, with what they mean."""
 
     section = "transfer-settings"
     template_name = "webui/settings/transfers.html"
+    saved_message = "Saved the transfer defaults."
+    success_url_name = "webui:transfer-settings"
 
     def forms(self, request: HttpRequest) -> tuple[CustomerTransferForm, Any]:
         data = request.POST if request.method == "POST" else None
@@ -44,28 +85,18 @@ class TransferDefaultsView(PortalMixin, View):
         status = 400 if customer_form.errors or any(formset.errors) else 200
         return render(request, self.template_name, context, status=status)
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        if self.customer is None:
-            return choose_customer_first(self, request)
-        return self.page(request, *self.forms(request))
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        if self.customer is None:
-            return choose_customer_first(self, request)
-        customer_form, formset = self.forms(request)
-        if not (customer_form.is_valid() and formset.is_valid()):
-            return self.page(request, customer_form, formset)
+    def save(self, customer_form: forms.Form, formset: Any) -> None:
         save_transfer_defaults(customer_form, formset)
-        messages.success(request, "Saved the transfer defaults.")
-        return redirect("webui:transfer-settings")
 
 
-class DestinationPolicyView(PortalMixin, View):
+class DestinationPolicyView(CustomerSettingsView):
     """Denied prefixes and allowed countries (the customer's), limits (staff set them), and a
     number checker that applies the policy in force."""
 
     section = "policy"
     template_name = "webui/settings/policy.html"
+    saved_message = "Saved the destination policy."
+    success_url_name = "webui:policy"
 
     def forms(self, request: HttpRequest) -> tuple[DestinationPolicyForm, CustomerLimitsForm]:
         data = request.POST if request.method == "POST" else None
@@ -88,17 +119,5 @@ class DestinationPolicyView(PortalMixin, View):
         status = 400 if policy_form.errors or limits_form.errors else 200
         return render(request, self.template_name, context, status=status)
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        if self.customer is None:
-            return choose_customer_first(self, request)
-        return self.page(request, *self.forms(request))
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        if self.customer is None:
-            return choose_customer_first(self, request)
-        policy_form, limits_form = self.forms(request)
-        if not (policy_form.is_valid() and limits_form.is_valid()):
-            return self.page(request, policy_form, limits_form)
+    def save(self, policy_form: forms.Form, limits_form: forms.Form) -> None:
         save_policy(policy_form, limits_form)
-        messages.success(request, "Saved the destination policy.")
-        return redirect("webui:policy")

@@ -82,9 +82,15 @@ async def test_other_messages_get_an_error_naming_the_one_accepted(acme_admin, f
     await socket.disconnect()
 
 
-async def test_a_filter_never_widens_the_socket_to_another_customers_events(acme_admin):
-    globex = await Customer.objects.acreate(name="Globex")
-    globex_admin = await User.objects.acreate(username="globex-admin", customer=globex)
+@pytest.fixture
+def globex_admin() -> User:
+    globex = Customer.objects.create(name="Globex")
+    return User.objects.create_user("globex-admin", password="x-Secret-1", customer=globex)
+
+
+async def test_a_filter_never_widens_the_socket_to_another_customers_events(
+    acme_admin, globex_admin
+):
     socket = await ready_socket(globex_admin)
     await socket.send_json_to({"type": "filter", "expression": "event call or user alice"})
     await socket.receive_json_from()

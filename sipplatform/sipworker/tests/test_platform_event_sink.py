@@ -23,7 +23,7 @@ from sipplatform.calls.services import (
     transfer_audit_payload,
 )
 from sipplatform.sipworker import events as events_module
-from sipplatform.sipworker.events import PlatformEventSink
+from sipplatform.sipworker.events import PlatformEventSink, ordering_key
 from sipplatform.sipworker.tasks import record_batch
 
 RECEIVE_TIMEOUT = 5
@@ -73,12 +73,43 @@ async def test_events_reach_the_customer_and_staff_in_order(sink, listener):
     kinds = ["call.new", "call.ringing", "call.answered", "call.ended"]
 
     for index, kind in enumerate(kinds):
-        sink.publish(LiveEvent(kind=kind, customer_id=7, data={"call": "c1"}, at=100.0 + index))
+        sink.publish(LiveEvent(kind=kind, customer_id=7, data={"call_id": "c1"}, at=100.0 + index))
 
     for channel in (customer_channel, staff_channel):
         received = [await receive(layer, channel) for _ in kinds]
         assert [event["type"] for event in received] == kinds
-        assert received[0] == {"call": "c1", "type": "call.new", "at": 100.0}
+        assert received[0] == {"call_id": "c1", "type": "call.new", "at": 100.0}
+
+
+async def test_a_stuck_call_does_not_hold_up_the_events_of_other_calls(monkeypatch):
+    gate = asyncio.Event()
+    delivered: list[str] = []
+
+    async def publish(customer_id, event):
+        if event["call_id"] == "stuck":
+            await gate.wait()
+        delivered.append(event["call_id"])
+
+    monkeypatch.setattr(events_module, "publish_event", publish)
+    sink = PlatformEventSink(lanes=2)
+    stuck = LiveEvent(kind="call.new", customer_id=7, data={"call_id": "stuck"})
+    lane = hash(ordering_key(stuck)) % 2
+    other = next(
+        f"call-{n}"
+        for n in range(100)
+        if hash(ordering_key(LiveEvent(kind="", customer_id=7, data={"call_id": f"call-{n}"}))) % 2
+        != lane
+    )
+
+    sink.publish(stuck)
+    sink.publish(LiveEvent(kind="call.new", customer_id=7, data={"call_id": other}))
+    async with asyncio.timeout(RECEIVE_TIMEOUT):
+        while other not in delivered:
+            await asyncio.sleep(0.01)
+    assert delivered == [other]
+    gate.set()
+    await sink.close()
+    assert delivered == [other, "stuck"]
 
 
 async def test_an_event_without_a_customer_goes_to_staff_only(sink, listener):

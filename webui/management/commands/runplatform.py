@@ -15,26 +15,23 @@ import ipaddress
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any
 
 from django.conf import settings
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from sipplatform.asgi import application
 from sipplatform.envconfig import ListenAddress, parse_listen_addresses
 from sipplatform.sipworker.runtime import BoundAddress, run_worker, worker_config
 from webui.demo import DemoState, credentials_path, ensure_demo
+from webui.embedded import embedded_app
 
 DEFAULT_HTTP = "127.0.0.1:8000"
 SHUTDOWN_GRACE_SECONDS = 5
-
-static_files_and_app = ASGIStaticFilesHandler(application)
 
 
 def parse_http_address(text: str) -> tuple[str, int]:
@@ -87,33 +84,6 @@ def bind_portal_socket(host: str, port: int) -> int:
         portal.close()
         raise CommandError(f"cannot serve the portal on {http_url(host, port)}: {exc}") from None
     return portal.detach()
-
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-async def acknowledge_lifespan(receive: Receive, send: Send) -> None:
-    """Answer the ASGI lifespan protocol, which Hypercorn speaks and Channels' router does not.
-
-    Starting and stopping the in-process services is this command's business, not the app's.
-    """
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
-async def embedded_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """The production ASGI app plus static files: no proxy stands in front of this server."""
-    if scope["type"] == "lifespan":
-        await acknowledge_lifespan(receive, send)
-    else:
-        await static_files_and_app(scope, receive, send)
 
 
 class Command(BaseCommand):

@@ -15,6 +15,7 @@ import asyncio
 import os
 import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,8 +26,9 @@ import pytest
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
+from sipcore.testing import free_port, wait_until
 from sipplatform.monitor.events import publish_event
-from webui.management.commands.runplatform import embedded_app
+from webui.embedded import embedded_app
 
 REPO = Path(__file__).resolve().parents[3]
 SCREENSHOTS = REPO / "docs" / "screenshots"
@@ -44,17 +46,6 @@ CHROMIUM_ARGS = [
 START_SECONDS = 15
 
 
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
-
-
 @dataclass
 class LivePortal:
     url: str
@@ -68,7 +59,7 @@ class LivePortal:
 
 @pytest.fixture
 def portal(transactional_db, settings) -> Iterator[LivePortal]:
-    port = free_port()
+    port = free_port(PORTS)
     redis_url = os.environ.get("TEST_REDIS_URL", "")
     if redis_url:
         settings.CHANNEL_LAYERS = {
@@ -113,13 +104,11 @@ def portal(transactional_db, settings) -> Iterator[LivePortal]:
 
 
 def wait_for_port(port: int) -> None:
-    for _ in range(START_SECONDS * 10):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            threading.Event().wait(0.1)
-    raise AssertionError(f"the portal did not listen on 127.0.0.1:{port}")
+    wait_until(
+        lambda: socket.create_connection(("127.0.0.1", port), timeout=0.1).close() is None,
+        START_SECONDS,
+        retry_on=(OSError,),
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -159,10 +148,19 @@ def page(chromium, portal):
     context.close()
 
 
+def screenshot_dir() -> Path:
+    """Where screenshots go: the README's docs/screenshots/ only when ``UPDATE_SCREENSHOTS=1``,
+    so that an ordinary test run leaves the tracked images alone."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        return SCREENSHOTS
+    return Path(tempfile.gettempdir()) / "sipplatform-screenshots"
+
+
 def screenshot(page, name: str) -> None:
-    """Save a screenshot of the page for the README."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+    """Save a screenshot of the page (for the README when ``UPDATE_SCREENSHOTS=1``)."""
+    directory = screenshot_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=directory / f"{name}.png", full_page=True)
 
 
 @dataclass

@@ -1,23 +1,27 @@
 """The portal in a real browser (Debian's chromium, headless): the tasks a customer does.
 
 Each test signs in as Acme's administrator on a live server and saves a screenshot of the
-pages it visits into docs/screenshots/ for the README.
+pages it visits: into docs/screenshots/ for the README when ``UPDATE_SCREENSHOTS=1`` is set,
+otherwise into a temporary directory.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import re
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from sipcore.testing import wait_until
 from sipplatform.calls.models import CallDetailRecord, TransferAuditRecord
 from sipplatform.customers.models import Customer, User
-from sipplatform.dialplans.models import Dialplan
+from sipplatform.dialplans.models import DestinationPolicy, Dialplan
 from sipplatform.directory.models import Binding, SIPAccount, SIPDomain
 from sipplatform.providers.models import Provider
 from sipplatform.providers.services import update_registration
@@ -26,6 +30,9 @@ from webui.tests.browser.conftest import screenshot
 pytestmark = pytest.mark.real
 
 PASSWORD = "correct-Horse-7"
+SEEDED_PREFIXES = importlib.import_module(
+    "sipplatform.dialplans.migrations.0002_premium_rate_prefixes"
+).PREMIUM_RATE_PREFIXES
 BROKEN = 'sys.Log("calling %s" % req.URI.User)\nif sys.Out\n    sys.Dial("${dst}@local")\n'
 FIXED = (
     'sys.Log("calling %s" % req.URI.User)\n'
@@ -40,6 +47,10 @@ FIXED = (
 @pytest.fixture
 def acme(portal, settings) -> Customer:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A transactional test empties every table, the migration's seed included: put it back.
+    DestinationPolicy.objects.update_or_create(
+        customer=None, defaults={"denied_prefixes": SEEDED_PREFIXES}
+    )
     customer = Customer.objects.create(name="Acme")
     User.objects.create_user("acme-admin", password=PASSWORD, customer=customer)
     domain, _ = SIPDomain.objects.get_or_create(name="sip.example.test")
@@ -137,6 +148,13 @@ def test_sign_in_and_create_an_account_whose_password_is_shown_once(page, portal
     page.get_by_role("link", name="Accounts", exact=True).click()
     screenshot(page, "accounts")
     page.get_by_role("link", name="New account").click()
+    page.get_by_label("Username").fill("Carol!")
+    page.get_by_label("IP allow list").fill("10.0.0.1/8")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_text("not a network in CIDR form")).to_be_visible()
+    expect(page.get_by_label("Username")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "account-form-errors")
+    page.get_by_label("IP allow list").fill("10.0.0.0/8")
     page.get_by_label("Username").fill("carol")
     page.get_by_role("button", name="Create account").click()
     expect(
@@ -201,13 +219,18 @@ def test_setting_transfer_defaults(page, portal, acme):
     page.get_by_role("link", name="Policy", exact=True).click()
     page.get_by_label("Number", exact=True).fill("+44 909 8790000")
     page.get_by_role("button", name="Check").click()
+    expect(page.get_by_role("status")).to_contain_text("denied-prefix")
     screenshot(page, "destination-policy")
     page.get_by_role("link", name="Providers", exact=True).click()
     trunk = Provider.objects.get()
     cell = page.locator(f"#registration-{trunk.pk}")
     expect(cell).to_have_text(re.compile(r"^\s*registered\s*$"))
     screenshot(page, "providers")
-    update_registration(trunk.pk, registered=False, failure_reason="403 Forbidden")
+    failing = {"registered": False, "failure_reason": "403 Forbidden"}
+    # A locked table (the portal's polling reads it) means "not yet".
+    wait_until(
+        lambda: update_registration(trunk.pk, **failing) is None, retry_on=(OperationalError,)
+    )
     expect(cell).to_contain_text("failing 403 Forbidden", timeout=12_000)
 
 
@@ -309,6 +332,12 @@ def test_the_monitor_shows_a_real_call_ring_answer_and_end(page, portal, sip, ac
     expect(row).to_have_attribute("data-state", "ended")
     expect(page.locator('#event-stream li[data-type="call.ended"]')).to_have_count(1)
 
+    # Both legs' records are written by the worker's records thread after the hangup; wait for
+    # them before reading the list (SQLite's shared test database locks a table being written).
+    wait_until(
+        lambda: CallDetailRecord.objects.filter(hungup_at__isnull=False).count() == 2,
+        retry_on=(OperationalError,),
+    )
     page.get_by_role("link", name="Calls", exact=True).click()
     page.get_by_label("Number or user").fill("dave")
     page.get_by_role("button", name="Filter").click()
@@ -331,3 +360,23 @@ def test_staff_switch_between_customers(page, portal, acme):
     expect(names).to_have_text(["globex-plan"])
     expect(page).to_have_url(f"{portal.url}/dialplans/")
     screenshot(page, "staff-customer-switcher")
+
+
+def test_without_javascript_the_editor_is_a_textarea_that_still_saves(chromium, portal, acme):
+    context = chromium.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        sign_in(page, portal)
+        page.goto(f"{portal.url}/dialplans/new/")
+        page.get_by_label("Name").fill("plain")
+        script = page.locator("textarea#id_script")
+        expect(script).to_be_visible()
+        script.fill(BROKEN)
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_text(re.compile(r"Syntax error at line 2"))).to_be_visible()
+        script.fill(FIXED)
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Saved Acme: plain.")).to_be_visible()
+        assert Dialplan.objects.get(name="plain").script == FIXED
+    finally:
+        context.close()
