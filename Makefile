@@ -27,3 +27,4 @@ lint: $(STAMP)
 
 bench: $(STAMP) services
 	$(PY) -m sipcore.bench
+	$(PY) -m sipplatform.sipworker.bench

@@ -134,7 +134,11 @@ class ProviderRegistrationState:
 class Directory(Protocol):
     """The platform's data as the SIP worker needs it. Reads see changes without a restart."""
 
-    async def is_served_domain(self, host: str) -> bool: ...
+    async def served_domain(self, host: str) -> str | None:
+        """The name of the served domain ``host`` is (itself or one of its aliases), else None.
+
+        The name, not the alias, is the digest realm an account's HA1s were made with.
+        """
 
     async def find_account(self, username: str, domain: str) -> AccountRecord | None:
         """The account ``username@domain``; ``domain`` may be an alias of a served domain."""

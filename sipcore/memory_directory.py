@@ -118,8 +118,8 @@ class MemoryDirectory:
 
     # the Directory protocol -----------------------------------------------------------------
 
-    async def is_served_domain(self, host: str) -> bool:
-        return host.lower() in self.domains
+    async def served_domain(self, host: str) -> str | None:
+        return self.domains.get(host.lower())
 
     async def find_account(self, username: str, domain: str) -> AccountRecord | None:
         canonical = self.domains.get(domain.lower())

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sipcore.account_auth import authenticate
 from sipcore.auth import DigestServer, Rejected, RejectReason
 from sipcore.directory import AccountRecord, BindingRecord, Directory
 from sipcore.events import EventSink, LiveEvent
 from sipcore.message import Address, ParseError, Request, Response, make_response
-from sipcore.transport import Peer
+
+if TYPE_CHECKING:
+    from sipcore.transport import Peer  # a type only: the registrar does no I/O
 
 _CHALLENGE_AGAIN = frozenset({RejectReason.MISSING, RejectReason.NONCE_INVALID})
 """Rejections answered with a fresh 401 rather than 403: a first try, or a nonce from a
@@ -145,11 +148,13 @@ class Registrar:
         return expired
 
     async def _realm(self, to_host: str) -> str:
-        """The domain a REGISTER is for: its To host when we serve it, else the default
-        domain (phones set up with the worker's address as their domain)."""
-        if self.config.default_domain and not await self.directory.is_served_domain(to_host):
+        """The domain a REGISTER is for: the served domain its To host names (by name or
+        alias), else the default domain (phones set up with the worker's address as their
+        domain)."""
+        domain = await self.directory.served_domain(to_host)
+        if domain is None and self.config.default_domain:
             return self.config.default_domain
-        return to_host
+        return domain or to_host
 
     async def _authenticate(
         self, request: Request, realm: str, now: float

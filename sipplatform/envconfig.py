@@ -81,6 +81,24 @@ def env_list(name: str, default: list[str], environ_: Mapping[str, str] = os.env
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+STORED_DIGEST_ALGORITHMS = ("SHA-256", "MD5")
+"""The algorithms a SIP account keeps an HA1 for, so the only ones it can be challenged with."""
+
+
+def env_digest_algorithms(
+    name: str, default: list[str], environ_: Mapping[str, str] = os.environ
+) -> tuple[str, ...]:
+    """Digest algorithms to challenge with, most preferred first (RFC 8760 §2.4)."""
+    chosen = tuple(item.upper() for item in env_list(name, default, environ_))
+    unknown = sorted(set(chosen) - set(STORED_DIGEST_ALGORITHMS))
+    if unknown or not chosen or len(set(chosen)) != len(chosen):
+        raise ImproperlyConfigured(
+            f"{name} must list some of {', '.join(STORED_DIGEST_ALGORITHMS)} once each"
+            + (f"; {', '.join(unknown)} is not one" if unknown else "")
+        )
+    return chosen
+
+
 def env_database(name: str, default: str, environ_: Mapping[str, str] = os.environ) -> dict:
     """Django ``DATABASES`` entry from a URL (``postgres://...`` or ``sqlite:///path``)."""
     url = env_str(name, default, environ_)

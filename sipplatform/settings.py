@@ -24,6 +24,10 @@ Environment variables (name, default, meaning):
 ``SIP_DOMAIN`` (default: the host of the first ``SIP_LISTEN`` address)
     The SIP domain (digest realm) served by default; phones register as ``user@SIP_DOMAIN``.
     Required when the first ``SIP_LISTEN`` address is a wildcard (``0.0.0.0``, ``[::]``).
+``SIP_DIGEST_ALGORITHMS`` (default ``SHA-256,MD5``)
+    Digest algorithms offered to phones, most preferred first. RFC 8760 clients pick the first
+    they support; some older phones (baresip 1.0, sipsak, SIPp) give up when the first
+    challenge is SHA-256: ``MD5,SHA-256`` lets them register.
 ``PROVIDER_SECRETS_KEY`` (default: derived from ``SECRET_KEY`` with HKDF-SHA256)
     Fernet key(s) encrypting provider passwords at rest; comma-separated for rotation (the
     first encrypts, all decrypt). Changing ``SECRET_KEY`` while this is unset makes the stored
@@ -48,6 +52,7 @@ from pathlib import Path
 from sipplatform.envconfig import (
     env_bool,
     env_database,
+    env_digest_algorithms,
     env_fernet_keys,
     env_int,
     env_list,
@@ -81,6 +86,7 @@ INSTALLED_APPS = [
     "sipplatform.calls",
     "sipplatform.monitor",
     "sipplatform.sipworker",
+    "sipplatform.security",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -193,6 +199,7 @@ CELERY_BEAT_SCHEDULE = {
 # SIP worker.
 SIP_LISTEN = env_listen("SIP_LISTEN", "udp:127.0.0.1:5060,tcp:127.0.0.1:5060")
 SIP_DOMAIN = env_sip_domain("SIP_DOMAIN", SIP_LISTEN)
+SIP_DIGEST_ALGORITHMS = env_digest_algorithms("SIP_DIGEST_ALGORITHMS", ["SHA-256", "MD5"])
 PROVIDER_SECRETS_KEYS = env_fernet_keys("PROVIDER_SECRETS_KEY", SECRET_KEY)
 
 # Provisioning REST API (sipplatform.api): Bearer API tokens or the portal session, JSON only.

@@ -77,8 +77,9 @@ class Admission:
         if provider is not None:
             return await self._from_provider(request, provider)
         from_host = (request.from_addr.uri.host or "").lower()
-        if from_host and await self.directory.is_served_domain(from_host):
-            return await self._from_account(request, source, from_host)
+        from_domain = await self.directory.served_domain(from_host) if from_host else None
+        if from_domain is not None:
+            return await self._from_account(request, source, from_domain)
         callee = await self._called_account(request)
         if isinstance(callee, Refused):
             return callee
@@ -165,7 +166,7 @@ class Admission:
     async def _called_account(self, request: Request) -> AccountRecord | Refused | None:
         """The account a request to a served domain names (None: not a served domain)."""
         host = (request.uri.host or "").lower()
-        if not host or not await self.directory.is_served_domain(host):
+        if not host or await self.directory.served_domain(host) is None:
             return None
         account = await self.directory.find_account(request.uri.user or "", host)
         if account is None:

@@ -113,7 +113,7 @@ class TargetResolver:
             except ParseError as error:
                 raise Unreachable(400, f"bad URI {leg.uri!r}") from error
             return [self._target(uri, peer_for(uri), leg, settings, settings.caller)]
-        if kind is TargetKind.NAMED and await self.directory.is_served_domain(leg.host):
+        if kind is TargetKind.NAMED and await self.directory.served_domain(leg.host) is not None:
             account = await self.directory.find_account(leg.user, leg.host)
             if account is None:
                 raise Unreachable(404, f"no account {leg.user}@{leg.host}")

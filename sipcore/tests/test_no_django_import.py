@@ -85,11 +85,12 @@ def test_checker_notices_django() -> None:
     assert "django.conf" in result["django"]
 
 
-def test_message_and_auth_layers_import_no_asyncio_or_socket() -> None:
-    """Team rule 1's other half: only the transport adapters and the endpoint do I/O (the
-    transaction and dialog layers are checked in ``test_transaction_tables.py``)."""
+def test_message_auth_and_registrar_import_no_asyncio_or_socket() -> None:
+    """Team rule 1's other half: only the transport adapters and the endpoint do I/O. The
+    message and auth layers (and the registrar, which only awaits the Directory) must not load
+    asyncio; the transaction and dialog layers are checked in ``test_transaction_tables.py``."""
     code = (
-        "import sys, sipcore.message, sipcore.auth\n"
+        "import sys, sipcore.message, sipcore.auth, sipcore.registrar\n"
         "print(sorted({'asyncio', 'socket', 'selectors', 'django'} & set(sys.modules)))\n"
     )
     completed = subprocess.run(

@@ -47,8 +47,9 @@ def world():
 class Registering:
     """A phone's REGISTERs: one Call-ID, rising CSeq, answering challenges."""
 
-    def __init__(self, user="alice", password="secret") -> None:
+    def __init__(self, user="alice", password="secret", domain=DOMAIN) -> None:
         self.user = user
+        self.domain = domain
         self.call_id = new_call_id()
         self.cseq = 0
         self.client = DigestClient(username=user, password=password)
@@ -58,8 +59,8 @@ class Registering:
         self.cseq += 1
         headers = [
             ("Via", f"SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK{self.cseq}x{self.call_id[:8]}"),
-            ("From", f"<sip:{self.user}@{DOMAIN}>;tag=t1"),
-            ("To", f"<sip:{self.user}@{DOMAIN}>"),
+            ("From", f"<sip:{self.user}@{self.domain}>;tag=t1"),
+            ("To", f"<sip:{self.user}@{self.domain}>"),
             ("Call-ID", self.call_id),
             ("CSeq", f"{self.cseq} REGISTER"),
         ]
@@ -70,10 +71,10 @@ class Registering:
             value = self.client.authorize(
                 self.last.headers.get_all("WWW-Authenticate"),
                 method="REGISTER",
-                uri=f"sip:{DOMAIN}",
+                uri=f"sip:{self.domain}",
             )
             headers.append(("Authorization", value))
-        return Request("REGISTER", f"sip:{DOMAIN}", headers)
+        return Request("REGISTER", f"sip:{self.domain}", headers)
 
     async def send(self, registrar, source=PHONE, **kwargs) -> Response:
         """Send, and when challenged send again with credentials."""
@@ -106,6 +107,15 @@ async def test_register_with_digest_stores_the_binding_and_lists_it(world):
     assert binding.worker_id == "w1"
     assert world.events.kinds() == ["registration.added"]
     assert world.events.events[0].customer_id == 1
+
+
+async def test_a_phone_registers_under_an_alias_of_its_domain(world):
+    world.directory.add_domain(DOMAIN, "pbx.alias.test")
+    phone = Registering(domain="pbx.alias.test")
+    response = await phone.send(world.registrar, expires=300)
+    assert f'realm="{DOMAIN}"' in phone.last.headers.get("WWW-Authenticate")
+    assert response.status == 200
+    assert len(await world.directory.bindings(world.alice.id, world.clock.now)) == 1
 
 
 async def test_md5_only_client_registers_too(world):

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from sipplatform.admin_actions import save_each
 from sipplatform.customers.forms import PlatformUserChangeForm, PlatformUserCreationForm
 from sipplatform.customers.models import Customer, User
 
@@ -23,12 +24,12 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.action(description="Suspend selected customers (calls and registrations refused)")
     def suspend(self, request, queryset) -> None:
-        changed = queryset.update(suspended=True)
+        changed = save_each(queryset, suspended=True)
         self.message_user(request, f"{changed} customer(s) suspended.")
 
     @admin.action(description="Reactivate selected customers")
     def reactivate(self, request, queryset) -> None:
-        changed = queryset.update(suspended=False)
+        changed = save_each(queryset, suspended=False)
         self.message_user(request, f"{changed} customer(s) reactivated.")
 
 

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from sipplatform.admin_actions import save_each
 from sipplatform.directory.forms import SIPAccountForm
 from sipplatform.directory.models import Binding, SIPAccount, SIPDomain
 
@@ -32,12 +33,12 @@ class SIPAccountAdmin(admin.ModelAdmin):
 
     @admin.action(description="Disable selected SIP accounts")
     def disable(self, request, queryset) -> None:
-        changed = queryset.update(disabled=True)
+        changed = save_each(queryset, disabled=True)
         self.message_user(request, f"{changed} SIP account(s) disabled.")
 
     @admin.action(description="Enable selected SIP accounts")
     def enable(self, request, queryset) -> None:
-        changed = queryset.update(disabled=False)
+        changed = save_each(queryset, disabled=False)
         self.message_user(request, f"{changed} SIP account(s) enabled.")
 
 

@@ -161,8 +161,9 @@ def find_account(username: str, domain: str) -> AccountRecord | None:
     return None if account is None else account_record(account)
 
 
-def is_served_domain(host: str) -> bool:
-    return SIPDomain.objects.resolve(host) is not None
+def served_domain(host: str) -> str | None:
+    domain = SIPDomain.objects.resolve(host)
+    return None if domain is None else domain.name
 
 
 def find_dialplan(customer_id: int, name: str) -> DialplanRecord | None:
@@ -411,8 +412,8 @@ class DjangoDirectory:
         cache.put(key, result, generation)
         return result
 
-    async def is_served_domain(self, host: str) -> bool:
-        return await self._lookup(is_served_domain, host.lower())
+    async def served_domain(self, host: str) -> str | None:
+        return await self._lookup(served_domain, host.lower())
 
     async def find_account(self, username: str, domain: str) -> AccountRecord | None:
         return await self._lookup(find_account, username, domain.lower())

@@ -51,6 +51,7 @@ def worker_config(
         worker_id=worker_id or default_worker_id(),
         default_domain=settings.SIP_DOMAIN,
         nonce_secret=nonce_secret(settings.SECRET_KEY),
+        digest_algorithms=settings.SIP_DIGEST_ALGORITHMS,
         **overrides,
     )
 
@@ -79,7 +80,7 @@ async def run_worker(
     are closed before this returns or raises.
     """
     directory = DjangoDirectory()
-    events = PlatformEventSink()
+    events = PlatformEventSink(worker_id=config.worker_id)
     worker = SipWorker(directory=directory, events=events, config=config)
     try:
         directory.watch_changes()

@@ -4,7 +4,8 @@ A busy worker ends hundreds of call legs a second; one broker message per record
 more CPU than the call itself. ``record_batch`` carries every record the worker had queued at
 the moment it sent (one when it is quiet) and writes each with the same idempotent services as
 ``sipplatform.calls.tasks`` (upserts keyed on the leg or transfer id), so a retried batch,
-even one that was half written, leaves each record once.
+even one that was half written, or a batch the worker's outbox sent twice, leaves each record
+once.
 """
 
 from __future__ import annotations
@@ -29,8 +30,18 @@ WRITERS: dict[str, Callable[[object], object]] = {
 
 @shared_task(**RETRY_OPTIONS)
 def record_batch(records: list) -> None:
-    """Write ``[[kind, payload], ...]`` in order; a record that can never be written is logged
-    and dropped without holding up the others."""
+    """Write ``[[kind, payload], ...]`` in order (``write_records``).
+
+    Acknowledged late and retried with back-off on database and connection errors
+    (``RETRY_OPTIONS``): a Celery worker dying mid-batch or PostgreSQL restarting leaves the
+    batch to run again, which the idempotent writers make harmless.
+    """
+    write_records(records)
+
+
+def write_records(records: list) -> None:
+    """Write each record; one that can never be written is logged and dropped without holding
+    up the others. Database errors propagate: the caller tries the whole batch again."""
     for entry in records:
         try:
             kind, payload = entry

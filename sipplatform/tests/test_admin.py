@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib import admin
+from django.db.models.signals import post_save
 from django.urls import reverse
 
 from sipplatform.customers.models import User
@@ -134,6 +135,12 @@ def test_the_admin_refuses_a_customer_admin_without_a_customer(admin_client, db)
 
 
 def test_staff_suspend_customers_and_disable_accounts_in_bulk(admin_client, tenant_a, tenant_b):
+    saved = []
+
+    def remember(sender, instance, **kwargs):
+        saved.append((sender.__name__, instance.pk))
+
+    post_save.connect(remember, dispatch_uid="test-bulk-actions")
     admin_client.post(
         reverse("admin:customers_customer_changelist"),
         {"action": "suspend", "_selected_action": [tenant_a.customer.pk]},
@@ -143,6 +150,11 @@ def test_staff_suspend_customers_and_disable_accounts_in_bulk(admin_client, tena
         {"action": "disable", "_selected_action": [tenant_b.account.pk]},
     )
 
+    post_save.disconnect(dispatch_uid="test-bulk-actions")
+
     assert list(SIPAccount.objects.active()) == []
     tenant_a.customer.refresh_from_db()
     assert tenant_a.customer.suspended
+    # Running SIP workers learn of changes through the save signals.
+    assert ("Customer", tenant_a.customer.pk) in saved
+    assert ("SIPAccount", tenant_b.account.pk) in saved

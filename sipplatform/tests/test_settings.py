@@ -20,6 +20,7 @@ from sipplatform.envconfig import (
     derive_fernet_key,
     env_bool,
     env_database,
+    env_digest_algorithms,
     env_fernet_keys,
     env_int,
     env_listen,
@@ -109,6 +110,17 @@ def test_typed_readers_fail_loudly():
         env_int("X", 5, {"X": "-1"})
 
 
+def test_digest_algorithms_are_ordered_and_limited_to_the_stored_hashes():
+    assert env_digest_algorithms("A", ["SHA-256", "MD5"], {}) == ("SHA-256", "MD5")
+    assert env_digest_algorithms("A", ["SHA-256", "MD5"], {"A": "md5, sha-256"}) == (
+        "MD5",
+        "SHA-256",
+    )
+    for bad in ("SHA-512-256", "MD5,MD5", " , "):
+        with pytest.raises(ImproperlyConfigured, match="A must list some of SHA-256, MD5"):
+            env_digest_algorithms("A", ["MD5"], {"A": bad})
+
+
 def test_database_urls():
     postgres = env_database("D", "", {"D": "postgres://u:p@db.example:5433/sip"})
     sqlite = env_database("D", "sqlite:////tmp/x.sqlite3", {})
@@ -167,7 +179,7 @@ def test_provider_keys_default_to_a_derivation_of_the_secret_key():
         env_fernet_keys("K", "s" * 50, {"K": "not-a-key"})
 
 
-def test_without_redis_everything_is_in_process_and_with_it_tasks_layer_and_cache_share_it(tmp_path):
+def test_redis_carries_tasks_layer_and_cache_and_without_it_all_stays_in_process(tmp_path):
     code = (
         "from django.conf import settings as s;"
         "print(s.CELERY_TASK_ALWAYS_EAGER, s.CHANNEL_LAYERS['default']['BACKEND'],"

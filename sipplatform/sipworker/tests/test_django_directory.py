@@ -221,11 +221,11 @@ async def test_a_change_announced_by_another_process_clears_the_cache(alice, mon
             await layer.close_pools()
 
 
-async def test_is_served_domain_knows_names_and_aliases(directory, domain):
-    assert await directory.is_served_domain("acme.sip.test")
-    assert await directory.is_served_domain("ACME.sip.test")
-    assert await directory.is_served_domain("10.0.0.5")
-    assert not await directory.is_served_domain("example.com")
+async def test_served_domain_resolves_names_and_aliases_to_the_domain_name(directory, domain):
+    assert await directory.served_domain("acme.sip.test") == "acme.sip.test"
+    assert await directory.served_domain("ACME.sip.test") == "acme.sip.test"
+    assert await directory.served_domain("10.0.0.5") == "acme.sip.test"
+    assert await directory.served_domain("example.com") is None
 
 
 async def test_find_dialplan_returns_only_the_customers_own(directory, acme):

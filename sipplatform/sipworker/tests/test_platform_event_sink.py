@@ -31,8 +31,8 @@ CREATED = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def sink():
-    sink = PlatformEventSink()
+async def sink(tmp_path):
+    sink = PlatformEventSink(outbox=tmp_path / "outbox.sqlite3")
     yield sink
     await sink.close()
 
@@ -81,7 +81,7 @@ async def test_events_reach_the_customer_and_staff_in_order(sink, listener):
         assert received[0] == {"call_id": "c1", "type": "call.new", "at": 100.0}
 
 
-async def test_a_stuck_call_does_not_hold_up_the_events_of_other_calls(monkeypatch):
+async def test_a_stuck_call_does_not_hold_up_the_events_of_other_calls(monkeypatch, tmp_path):
     gate = asyncio.Event()
     delivered: list[str] = []
 
@@ -91,7 +91,7 @@ async def test_a_stuck_call_does_not_hold_up_the_events_of_other_calls(monkeypat
         delivered.append(event["call_id"])
 
     monkeypatch.setattr(events_module, "publish_event", publish)
-    sink = PlatformEventSink(lanes=2)
+    sink = PlatformEventSink(lanes=2, outbox=tmp_path / "outbox.sqlite3")
     stuck = LiveEvent(kind="call.new", customer_id=7, data={"call_id": "stuck"})
     lane = hash(ordering_key(stuck)) % 2
     other = next(
@@ -134,14 +134,16 @@ async def test_an_event_the_monitor_refuses_is_logged_and_the_next_still_sent(
     assert "could not publish bogus" in caplog.text
 
 
-async def test_publishing_never_waits_for_the_channel_layer(monkeypatch, listener, caplog):
+async def test_publishing_never_waits_for_the_channel_layer(
+    monkeypatch, listener, caplog, tmp_path
+):
     gate = asyncio.Event()
 
     async def stuck_publish(customer_id, event):
         await gate.wait()
 
     monkeypatch.setattr(events_module, "publish_event", stuck_publish)
-    sink = PlatformEventSink(backlog=2)
+    sink = PlatformEventSink(backlog=2, outbox=tmp_path / "outbox.sqlite3")
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="sipplatform.sipworker.events"):
         for _ in range(5):
@@ -155,9 +157,9 @@ async def test_publishing_never_waits_for_the_channel_layer(monkeypatch, listene
     await sink.close()
 
 
-class WatchedTask:
-    """Stands in for ``record_batch``: notes each batch and its thread, then runs the task,
-    once ``gate`` is open."""
+class WatchedDelivery:
+    """Stands in for ``deliver``: notes each batch and its thread, then runs the task, once
+    ``gate`` is open."""
 
     def __init__(self) -> None:
         self.batches: list[list] = []
@@ -166,7 +168,7 @@ class WatchedTask:
         self.gate = threading.Event()
         self.gate.set()
 
-    def delay(self, batch: list) -> None:
+    def __call__(self, batch: list) -> None:
         self.sending.set()
         self.gate.wait(RECEIVE_TIMEOUT)
         self.batches.append(batch)
@@ -175,9 +177,9 @@ class WatchedTask:
 
 
 @pytest.fixture
-def task(monkeypatch) -> WatchedTask:
-    watched = WatchedTask()
-    monkeypatch.setattr(events_module, "record_batch", watched)
+def task(monkeypatch) -> WatchedDelivery:
+    watched = WatchedDelivery()
+    monkeypatch.setattr(events_module, "deliver", watched)
     return watched
 
 
@@ -232,20 +234,6 @@ async def test_transfer_audit_records_are_written(sink):
 
     record = await stored(lambda: TransferAuditRecord.objects.get(transfer_id="xfer-1"))
     assert (record.kind, record.decision) == ("blind", "processed")
-
-
-async def test_a_record_that_cannot_be_queued_is_logged(sink, monkeypatch, caplog):
-    class BrokerDown:
-        def delay(self, batch: list) -> None:
-            raise ConnectionError("broker unreachable")
-
-    monkeypatch.setattr(events_module, "record_batch", BrokerDown())
-
-    with caplog.at_level(logging.ERROR, logger="sipplatform.sipworker.events"):
-        sink.record_call_detail({"leg_id": "leg-9"})
-        await sink.close()
-    assert "could not queue 1 records" in caplog.text
-    assert "leg-9" in caplog.text
 
 
 @pytest.mark.django_db(transaction=True)

@@ -53,6 +53,11 @@ def test_the_nonce_secret_is_shared_by_every_worker_of_one_platform(settings):
     assert first.default_domain == settings.SIP_DOMAIN
 
 
+def test_the_workers_offer_the_configured_digest_algorithms(settings):
+    settings.SIP_DIGEST_ALGORITHMS = ("MD5", "SHA-256")
+    assert worker_config(worker_id="w1").digest_algorithms == ("MD5", "SHA-256")
+
+
 @pytest.fixture
 def sqlite_env(tmp_path) -> dict[str, str]:
     """A migrated SQLite database of the test's own, for a worker process."""
