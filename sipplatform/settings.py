@@ -28,6 +28,9 @@ Environment variables (name, default, meaning):
     Digest algorithms offered to phones, most preferred first. RFC 8760 clients pick the first
     they support; some older phones (baresip 1.0, sipsak, SIPp) give up when the first
     challenge is SHA-256: ``MD5,SHA-256`` lets them register.
+``SIP_OUTBOX_MAX_ROWS`` (default ``500000``)
+    Call-detail and transfer-audit records a SIP worker keeps on local disk while the broker
+    (Redis) is unreachable; past it new records are refused with a critical log line.
 ``PROVIDER_SECRETS_KEY`` (default: derived from ``SECRET_KEY`` with HKDF-SHA256)
     Fernet key(s) encrypting provider passwords at rest; comma-separated for rotation (the
     first encrypts, all decrypt). Changing ``SECRET_KEY`` while this is unset makes the stored
@@ -199,6 +202,7 @@ CELERY_BEAT_SCHEDULE = {
 # SIP worker.
 SIP_LISTEN = env_listen("SIP_LISTEN", "udp:127.0.0.1:5060,tcp:127.0.0.1:5060")
 SIP_DOMAIN = env_sip_domain("SIP_DOMAIN", SIP_LISTEN)
+SIP_OUTBOX_MAX_ROWS = env_int("SIP_OUTBOX_MAX_ROWS", 500_000, minimum=1000)
 SIP_DIGEST_ALGORITHMS = env_digest_algorithms("SIP_DIGEST_ALGORITHMS", ["SHA-256", "MD5"])
 PROVIDER_SECRETS_KEYS = env_fernet_keys("PROVIDER_SECRETS_KEY", SECRET_KEY)
 

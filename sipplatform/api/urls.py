@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from sipplatform.api.views.accounts import SIPAccountViewSet
+from sipplatform.api.views.bans import BanViewSet
 from sipplatform.api.views.customers import CustomerSettingsView, CustomerViewSet
 from sipplatform.api.views.dialplans import DestinationPolicyViewSet, DialplanViewSet
 from sipplatform.api.views.domains import SIPDomainViewSet
@@ -33,6 +34,7 @@ router.register("active-calls", ActiveCallViewSet, basename="activecall")
 router.register("transfers", TransferAuditRecordViewSet, basename="transfer")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("tokens", ApiTokenViewSet, basename="apitoken")
+router.register("bans", BanViewSet, basename="ban")
 
 urlpatterns = [
     path("v1/customer/settings/", CustomerSettingsView.as_view(), name="customer-settings"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from celery import shared_task
 
@@ -39,7 +40,7 @@ def record_batch(records: list) -> None:
     write_records(records)
 
 
-def write_records(records: list) -> None:
+def write_records(records: list[Any]) -> None:
     """Write each record; one that can never be written is logged and dropped without holding
     up the others. Database errors propagate: the caller tries the whole batch again."""
     for entry in records:

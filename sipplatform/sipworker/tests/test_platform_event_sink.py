@@ -23,7 +23,7 @@ from sipplatform.calls.services import (
     transfer_audit_payload,
 )
 from sipplatform.sipworker import events as events_module
-from sipplatform.sipworker.events import PlatformEventSink, ordering_key
+from sipplatform.sipworker.events import PlatformEventSink, deliver_records, ordering_key
 from sipplatform.sipworker.tasks import record_batch
 
 RECEIVE_TIMEOUT = 5
@@ -158,7 +158,7 @@ async def test_publishing_never_waits_for_the_channel_layer(
 
 
 class WatchedDelivery:
-    """Stands in for ``deliver``: notes each batch and its thread, then runs the task, once
+    """Stands in for ``deliver_records``: notes each batch and its thread, then runs the task, once
     ``gate`` is open."""
 
     def __init__(self) -> None:
@@ -173,18 +173,18 @@ class WatchedDelivery:
         self.gate.wait(RECEIVE_TIMEOUT)
         self.batches.append(batch)
         self.threads.append(threading.get_ident())
-        record_batch.apply(args=[batch])
+        deliver_records(batch)
 
 
 @pytest.fixture
 def task(monkeypatch) -> WatchedDelivery:
     watched = WatchedDelivery()
-    monkeypatch.setattr(events_module, "deliver", watched)
+    monkeypatch.setattr(events_module, "deliver_records", watched)
     return watched
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_call_detail_records_are_written_in_order_off_the_loop(sink, task):
+async def test_call_detail_records_are_written_in_order_off_the_loop(task, sink):
     sink.record_call_detail(
         call_detail_payload(leg_id="leg-1", call_id="c1@x", direction="out", created_at=CREATED)
     )
@@ -198,7 +198,7 @@ async def test_call_detail_records_are_written_in_order_off_the_loop(sink, task)
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_records_queued_while_one_is_being_sent_go_in_one_batch(sink, task):
+async def test_records_queued_while_one_is_being_sent_go_in_one_batch(task, sink):
     def leg(index: int) -> dict:
         return call_detail_payload(
             leg_id=f"leg-{index}", call_id="c1@x", direction="in", created_at=CREATED
