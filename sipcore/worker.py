@@ -15,10 +15,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sipcore.auth import DigestServer, NonceCounterStore
 from sipcore.b2bua import B2bua, B2buaConfig
+from sipcore.b2bua.background import Background
 from sipcore.b2bua.hairpin import HairpinMark
 from sipcore.b2bua.relay import ALLOW, reason_text
 from sipcore.dialplan import DialplanPool, SandboxLimits
@@ -28,6 +29,15 @@ from sipcore.events import EventSink
 from sipcore.message import ParseError, Request
 from sipcore.provider_agent import AgentConfig, ProviderAgent
 from sipcore.registrar import Registrar, RegistrarConfig
+from sipcore.security import (
+    BanPolicy,
+    CounterStore,
+    GateConfig,
+    MemoryCounterStore,
+    SecurityGate,
+    SecurityService,
+)
+from sipcore.security.endpoint import SecuredEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +70,12 @@ class WorkerConfig:
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
     """Offered in this order (RFC 8760: strongest first). baresip 1.0 (libre) fails on any
     challenge it cannot answer, SHA-256 included: serving it needs ``("MD5",)``."""
+    ban_policy: BanPolicy = field(default_factory=BanPolicy)
+    """When failed authentications ban a source or lock an account, and for how long."""
+    security_gate: GateConfig = field(default_factory=GateConfig)
+    """Per-source request rate, scanner dropping, networks never banned."""
+    security_refresh_interval: float = 1.0
+    """How often the bans of the shared store (other workers', staff lifts) are reloaded."""
 
 
 class SipWorker:
@@ -71,13 +87,16 @@ class SipWorker:
         config: WorkerConfig,
         clock: Callable[[], float] = time.time,
         nonce_counters: NonceCounterStore | None = None,
+        counter_store: CounterStore | None = None,
     ) -> None:
         """``nonce_counters``: where digest nonce counts are remembered (replay protection);
-        workers sharing load need a shared store, the default is in this process."""
+        ``counter_store``: failed-authentication counters and bans. Workers sharing load need
+        shared stores (Redis); the defaults are in this process."""
         self.directory = directory
         self.events = events
         self.config = config
         self.clock = clock
+        self.counter_store = counter_store or MemoryCounterStore()
         self.digest = DigestServer(
             secret=config.nonce_secret,
             algorithms=config.digest_algorithms,
@@ -97,11 +116,21 @@ class SipWorker:
             ),
             clock=clock,
         )
+        self.background = Background()
+        self.security = SecurityService(
+            gate=SecurityGate(config.security_gate),
+            store=self.counter_store,
+            policy=config.ban_policy,
+            events=events,
+            spawn=lambda work: self.background.spawn(work, "security follow-up"),
+            worker_id=config.worker_id,
+        )
         self.endpoint: Endpoint | None = None
         self.b2bua: B2bua | None = None
         self.pool: DialplanPool | None = None
         self.agent: ProviderAgent | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._ban_refresher: asyncio.Task[None] | None = None
 
     @property
     def active_calls(self) -> int:
@@ -110,7 +139,9 @@ class SipWorker:
     async def start(self, listens: Sequence[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
         """Listen on every ``(transport, host, port)``; returns the bound addresses."""
         config = self.config
-        self.endpoint = endpoint = Endpoint(config.endpoint or EndpointConfig())
+        self.endpoint = endpoint = SecuredEndpoint(
+            config.endpoint or EndpointConfig(), security=self.security, clock=self.clock
+        )
         bound = []
         try:
             for kind, host, port in listens:
@@ -140,6 +171,7 @@ class SipWorker:
         endpoint.on_stray_response = self.b2bua.on_stray_response
         loop = asyncio.get_running_loop()
         self._sweeper = loop.create_task(self._sweep_bindings())
+        self._ban_refresher = loop.create_task(self._refresh_bans())
         if config.register_providers:
             self.agent = ProviderAgent(
                 endpoint=endpoint,
@@ -163,11 +195,13 @@ class SipWorker:
 
     async def close(self) -> None:
         """Stop everything: calls still up are abandoned (use ``drain`` first)."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        for task in (self._sweeper, self._ban_refresher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._sweeper = self._ban_refresher = None
+        await self.background.close()
         if self.agent is not None:
             await self.agent.close()
         if self.b2bua is not None:
@@ -202,10 +236,15 @@ class SipWorker:
             await b2bua.on_invite(request, handle)
         elif method == "OPTIONS":
             handle.reply(200, headers=[("Allow", ALLOW), ("Accept", "application/sdp")])
-        elif method == "BYE":
+        elif method in ("BYE", "REFER"):
             handle.reply(481)
         else:
             handle.reply(405, headers=[("Allow", ALLOW)])
+
+    async def _refresh_bans(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.security_refresh_interval)
+            await self.security.refresh(self.clock())
 
     async def _sweep_bindings(self) -> None:
         while True:

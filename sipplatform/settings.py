@@ -31,6 +31,24 @@ Environment variables (name, default, meaning):
 ``SIP_OUTBOX_MAX_ROWS`` (default ``500000``)
     Call-detail and transfer-audit records a SIP worker keeps on local disk while the broker
     (Redis) is unreachable; past it new records are refused with a critical log line.
+``SIP_SECURITY_REDIS_URL`` (default ``REDIS_URL``)
+    Where SIP workers share failure counters and bans; unset with no ``REDIS_URL``: in-process.
+``SIP_SECURITY_MAX_SOURCE_FAILURES`` (default ``10``)
+    Failed authentications within the failure window that ban a source address.
+``SIP_SECURITY_MAX_ACCOUNT_FAILURES`` (default ``30``)
+    Failed authentications within the failure window that lock an account.
+``SIP_SECURITY_FAILURE_WINDOW`` (default ``600``)
+    Seconds over which failed authentications are counted.
+``SIP_SECURITY_FIRST_BAN`` (default ``300``), ``SIP_SECURITY_BAN_GROWTH`` (``4``)
+    Ban length in seconds: the first ban, multiplied by the growth per repeat offence...
+``SIP_SECURITY_MAX_BAN`` (default ``604800``)
+    ...and capped at this many seconds.
+``SIP_SECURITY_DROP_SCANNERS`` (default ``true``), ``SIP_SECURITY_BAN_SCANNERS`` (``true``)
+    Drop requests from known scanners (friendly-scanner, sipvicious, ...) and ban their source.
+``SIP_SECURITY_REQUEST_RATE`` (default ``50``), ``SIP_SECURITY_REQUEST_BURST`` (``200``)
+    Requests per second (and burst) one source address may send before being dropped.
+``SIP_SECURITY_EXEMPT_NETWORKS`` (default ``127.0.0.0/8,::1/128``)
+    Sources never rate-limited or banned: a load balancer in front, trusted provider trunks.
 ``PROVIDER_SECRETS_KEY`` (default: derived from ``SECRET_KEY`` with HKDF-SHA256)
     Fernet key(s) encrypting provider passwords at rest; comma-separated for rotation (the
     first encrypts, all decrypt). Changing ``SECRET_KEY`` while this is unset makes the stored
@@ -202,6 +220,18 @@ CELERY_BEAT_SCHEDULE = {
 # SIP worker.
 SIP_LISTEN = env_listen("SIP_LISTEN", "udp:127.0.0.1:5060,tcp:127.0.0.1:5060")
 SIP_DOMAIN = env_sip_domain("SIP_DOMAIN", SIP_LISTEN)
+SIP_SECURITY_REDIS_URL = env_str("SIP_SECURITY_REDIS_URL", REDIS_URL)
+SIP_SECURITY_MAX_SOURCE_FAILURES = env_int("SIP_SECURITY_MAX_SOURCE_FAILURES", 10, minimum=1)
+SIP_SECURITY_MAX_ACCOUNT_FAILURES = env_int("SIP_SECURITY_MAX_ACCOUNT_FAILURES", 30, minimum=1)
+SIP_SECURITY_FAILURE_WINDOW = env_int("SIP_SECURITY_FAILURE_WINDOW", 600, minimum=1)
+SIP_SECURITY_FIRST_BAN = env_int("SIP_SECURITY_FIRST_BAN", 300, minimum=1)
+SIP_SECURITY_BAN_GROWTH = env_int("SIP_SECURITY_BAN_GROWTH", 4, minimum=1)
+SIP_SECURITY_MAX_BAN = env_int("SIP_SECURITY_MAX_BAN", 7 * 86400, minimum=1)
+SIP_SECURITY_DROP_SCANNERS = env_bool("SIP_SECURITY_DROP_SCANNERS", True)
+SIP_SECURITY_BAN_SCANNERS = env_bool("SIP_SECURITY_BAN_SCANNERS", True)
+SIP_SECURITY_REQUEST_RATE = env_int("SIP_SECURITY_REQUEST_RATE", 50, minimum=1)
+SIP_SECURITY_REQUEST_BURST = env_int("SIP_SECURITY_REQUEST_BURST", 200, minimum=1)
+SIP_SECURITY_EXEMPT_NETWORKS = env_list("SIP_SECURITY_EXEMPT_NETWORKS", ["127.0.0.0/8", "::1/128"])
 SIP_OUTBOX_MAX_ROWS = env_int("SIP_OUTBOX_MAX_ROWS", 500_000, minimum=1000)
 SIP_DIGEST_ALGORITHMS = env_digest_algorithms("SIP_DIGEST_ALGORITHMS", ["SHA-256", "MD5"])
 PROVIDER_SECRETS_KEYS = env_fernet_keys("PROVIDER_SECRETS_KEY", SECRET_KEY)

@@ -28,6 +28,7 @@ from sipcore.b2bua.registry import DialogRegistry
 from sipcore.b2bua.relay import reason_text
 from sipcore.b2bua.session import CallSession, SessionServices
 from sipcore.b2bua.targets import DialSettings, TargetResolver, caller_identity
+from sipcore.b2bua.transfers import CallTransfers
 from sipcore.dialog import DialogId
 from sipcore.dialplan import (
     CallContext,
@@ -212,6 +213,15 @@ class B2bua:
             background=self.background,
             clock=self.clock,
             on_end=ended,
+        )
+        call.transfers = CallTransfers(
+            call=call,
+            owner=admitted.owner,
+            caller_account_id=admitted.owner.id if admitted.direction is Direction.OUT else None,
+            events=self.events,
+            background=self.background,
+            clock=self.clock,
+            worker_id=self.config.worker_id,
         )
         self.calls.add(call)
         self._by_invite[handle] = call

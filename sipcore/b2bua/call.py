@@ -21,6 +21,7 @@ from sipcore.b2bua.background import Background
 from sipcore.b2bua.detail import LegDetail
 from sipcore.b2bua.leg import InboundLeg, Leg, OutboundLeg
 from sipcore.b2bua.relay import ALLOW, RELAYED_METHODS, mirrored_response, relayed_headers
+from sipcore.b2bua.transfers import CallTransfers
 from sipcore.endpoint import ServerTransactionHandle
 from sipcore.errors import LocalProtocolError
 from sipcore.events import EventSink, LiveEvent
@@ -52,6 +53,8 @@ class Call:
         self.ended = asyncio.Event()
         self.transfer: str | None = None
         """The ``tr`` option of the leg that answered (TRANSFER.md), if it had one."""
+        self.transfers: CallTransfers | None = None
+        """Runs the REFERs this call receives (set by the B2BUA once the call is admitted)."""
         self._on_end = on_end
         self._recorded: set[str] = set()
         self._ringing_sent = False
@@ -141,7 +144,19 @@ class Call:
         method = request.method
         if method == "BYE":
             leg.respond(request, handle, make_response(request, 200))
+            if self.transfers is not None:
+                self.transfers.leg_gone(leg)
             await self.hang_up(f"BYE from {'caller' if leg is self.a else 'callee'}", by=leg)
+            return
+        if self.transfers is not None and method == "REFER":
+            await self.transfers.on_refer(leg, request, handle)
+            return
+        if (
+            self.transfers is not None
+            and method == "NOTIFY"
+            and self.transfers.takes_notify(leg, request)
+        ):
+            self.transfers.on_notify(leg, request, handle)
             return
         other = self.other(leg)
         if method not in RELAYED_METHODS:
@@ -207,6 +222,8 @@ class Call:
             return
         self.ended.set()
         self.caller_gone.set()
+        if self.transfers is not None:
+            self.transfers.close()
         if self._limit is not None:
             self._limit.cancel()
         now = self.clock()

@@ -15,7 +15,7 @@ RELAYED_METHODS = frozenset({"INVITE", "UPDATE", "INFO", "OPTIONS", "MESSAGE"})
 END_TO_END_HEADERS = ("Content-Disposition", "Content-Encoding", "Info-Package", "Accept")
 """Headers describing the body or the request's meaning, carried over as they are."""
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, MESSAGE"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, MESSAGE, REFER, NOTIFY"
 
 
 def reason_text(error: ParseError) -> str:

@@ -68,3 +68,12 @@ def refresh_interval() -> float:
     if not isinstance(value, int | float) or value <= 0:
         raise ImproperlyConfigured(f"SIP_SECURITY_REFRESH_INTERVAL={value!r} must be positive")
     return float(value)
+
+
+def worker_config_fields() -> dict[str, Any]:
+    """The defence's ``sipcore.worker.WorkerConfig`` fields, from these settings."""
+    return {
+        "ban_policy": ban_policy(),
+        "security_gate": gate_config(),
+        "security_refresh_interval": refresh_interval(),
+    }

@@ -18,6 +18,8 @@ from django.conf import settings
 
 from sipcore.worker import SipWorker, WorkerConfig
 from sipplatform.envconfig import ListenAddress
+from sipplatform.security.conf import worker_config_fields
+from sipplatform.security.stores import counter_store
 from sipplatform.sipworker.directory import DjangoDirectory
 from sipplatform.sipworker.events import PlatformEventSink
 
@@ -51,6 +53,7 @@ def worker_config(
         worker_id=worker_id or default_worker_id(),
         default_domain=settings.SIP_DOMAIN,
         nonce_secret=nonce_secret(settings.SECRET_KEY),
+        **worker_config_fields(),
         digest_algorithms=settings.SIP_DIGEST_ALGORITHMS,
         **overrides,
     )
@@ -81,7 +84,8 @@ async def run_worker(
     """
     directory = DjangoDirectory()
     events = PlatformEventSink(worker_id=config.worker_id)
-    worker = SipWorker(directory=directory, events=events, config=config)
+    bans = counter_store()
+    worker = SipWorker(directory=directory, events=events, config=config, counter_store=bans)
     try:
         directory.watch_changes()
         on_started(await worker.start(listen_tuples(listen)))
@@ -93,3 +97,4 @@ async def run_worker(
         finally:
             await events.close()
             await directory.close()
+            await bans.close()

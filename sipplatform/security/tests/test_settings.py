@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from sipcore.security import BanPolicy, GateConfig
+from sipcore.worker import WorkerConfig
 from sipplatform.security import conf
 
 
@@ -63,3 +64,17 @@ def test_the_store_is_redis_when_a_url_is_set(settings):
     assert conf.store_url() == ""
     del settings.SIP_SECURITY_REDIS_URL
     assert conf.store_url() == "redis://127.0.0.1:6379/0"
+
+
+def test_the_worker_config_takes_the_defences_settings(settings):
+    settings.SIP_SECURITY_MAX_SOURCE_FAILURES = 7
+    settings.SIP_SECURITY_REFRESH_INTERVAL = 2
+    config = WorkerConfig(
+        worker_id="w",
+        default_domain="example.test",
+        nonce_secret=b"s" * 32,
+        **conf.worker_config_fields(),
+    )
+    assert config.ban_policy.max_source_failures == 7
+    assert config.security_refresh_interval == 2.0
+    assert config.security_gate == GateConfig()
