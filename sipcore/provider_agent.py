@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sipcore.auth import CredentialsRejected, DigestClient, NoUsableChallenge
 from sipcore.b2bua.targets import Unreachable, parse_server, peer_for
+from sipcore.cluster import ProviderLeases
 from sipcore.directory import Directory, ProviderRecord, ProviderRegistrationState
 from sipcore.endpoint import Endpoint
 from sipcore.message import URI, ParseError, Request, Response, new_call_id, new_tag
@@ -62,8 +63,11 @@ class ProviderAgent:
         directory: Directory,
         clock: Callable[[], float],
         config: AgentConfig,
+        leases: ProviderLeases | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.leases = leases
+        """Several workers: register only the providers whose lease this worker holds."""
         self.directory = directory
         self.clock = clock
         self.config = config
@@ -87,6 +91,9 @@ class ProviderAgent:
         wanted = {
             provider.id: provider for provider in await self.directory.providers_to_register()
         }
+        if self.leases is not None:
+            held = await self.leases.maintain(wanted)
+            wanted = {key: provider for key, provider in wanted.items() if key in held}
         for provider_id, (provider, task) in list(self._tasks.items()):
             if wanted.get(provider_id) != provider or task.done():
                 task.cancel()

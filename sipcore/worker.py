@@ -22,6 +22,7 @@ from sipcore.b2bua import B2bua, B2buaConfig
 from sipcore.b2bua.background import Background
 from sipcore.b2bua.hairpin import HairpinMark
 from sipcore.b2bua.relay import ALLOW, reason_text
+from sipcore.cluster import ClusterConfig, ClusterMember
 from sipcore.dialplan import DialplanPool, SandboxLimits
 from sipcore.directory import Directory
 from sipcore.endpoint import Endpoint, EndpointConfig, ServerTransactionHandle
@@ -68,6 +69,9 @@ class WorkerConfig:
     provider_retry_max: float = 900.0
     register_providers: bool = True
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
+    cluster: ClusterConfig | None = None
+    """State shared with the platform's other workers through Redis (dialogue ownership,
+    presence, provider leases, forwarding between workers); None: a worker alone."""
     """Offered in this order (RFC 8760: strongest first). baresip 1.0 (libre) fails on any
     challenge it cannot answer, SHA-256 included: serving it needs ``("MD5",)``."""
     ban_policy: BanPolicy = field(default_factory=BanPolicy)
@@ -129,6 +133,7 @@ class SipWorker:
         self.b2bua: B2bua | None = None
         self.pool: DialplanPool | None = None
         self.agent: ProviderAgent | None = None
+        self.cluster: ClusterMember | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._ban_refresher: asyncio.Task[None] | None = None
 
@@ -167,6 +172,14 @@ class SipWorker:
             ),
             clock=self.clock,
         )
+        if config.cluster is not None:
+            self.cluster = ClusterMember.connect(
+                config.cluster,
+                me=config.cluster.worker_info(config.worker_id, bound[0]),
+                endpoint=endpoint,
+            )
+            await self.cluster.join()
+            self.b2bua.registry.observer = self.cluster
         endpoint.on_request = self._on_request
         endpoint.on_stray_response = self.b2bua.on_stray_response
         loop = asyncio.get_running_loop()
@@ -184,6 +197,9 @@ class SipWorker:
                     retry_base=config.provider_retry_base,
                     retry_max=config.provider_retry_max,
                 ),
+                leases=None
+                if self.cluster is None
+                else self.cluster.provider_leases(config.provider_poll_interval),
             )
             self.agent.start()
         return bound
@@ -206,6 +222,9 @@ class SipWorker:
             await self.agent.close()
         if self.b2bua is not None:
             await self.b2bua.close()
+        if self.cluster is not None:
+            await self.cluster.leave()
+            self.cluster = None
         if self.pool is not None:
             await self.pool.close()
             self.pool = None
@@ -215,6 +234,8 @@ class SipWorker:
     async def _on_request(self, request: Request, handle: ServerTransactionHandle | None) -> None:
         b2bua = self.b2bua
         assert b2bua is not None
+        if self.cluster is not None and await self.cluster.router.route(request, handle):
+            return
         method = request.method
         if handle is None or method == "ACK":
             await b2bua.on_ack(request)
@@ -235,7 +256,9 @@ class SipWorker:
         elif method == "INVITE":
             await b2bua.on_invite(request, handle)
         elif method == "OPTIONS":
-            handle.reply(200, headers=[("Allow", ALLOW), ("Accept", "application/sdp")])
+            # 503 while draining: the front door's probe takes this worker out of the hash
+            status = 503 if b2bua.draining else 200
+            handle.reply(status, headers=[("Allow", ALLOW), ("Accept", "application/sdp")])
         elif method in ("BYE", "REFER"):
             handle.reply(481)
         else:

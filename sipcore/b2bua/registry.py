@@ -9,7 +9,7 @@ fork we never saw must still be acknowledged and hung up.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sipcore.dialog import DialogId
 
@@ -17,19 +17,31 @@ if TYPE_CHECKING:
     from sipcore.b2bua.leg import Leg, OutboundLeg
 
 
+class DialogueObserver(Protocol):
+    """Told of every dialogue added and removed: the cluster's ownership map."""
+
+    def hold(self, call_id: str) -> None: ...
+
+    def drop(self, call_id: str) -> None: ...
+
+
 class DialogRegistry:
     def __init__(self) -> None:
         self._dialogs: dict[DialogId, Leg] = {}
         self._invites: dict[tuple[str, str], OutboundLeg] = {}
+        self.observer: DialogueObserver | None = None
 
     def __len__(self) -> int:
         return len(self._dialogs)
 
     def add(self, dialog_id: DialogId, leg: Leg) -> None:
+        if dialog_id not in self._dialogs and self.observer is not None:
+            self.observer.hold(dialog_id.call_id)
         self._dialogs[dialog_id] = leg
 
     def remove(self, dialog_id: DialogId) -> None:
-        self._dialogs.pop(dialog_id, None)
+        if self._dialogs.pop(dialog_id, None) is not None and self.observer is not None:
+            self.observer.drop(dialog_id.call_id)
 
     def find(self, dialog_id: DialogId) -> Leg | None:
         return self._dialogs.get(dialog_id)

@@ -64,6 +64,24 @@ def _valid(name: str) -> Request | Response:
     return parse_message((CORPUS / "valid" / name).read_bytes())
 
 
+def test_message_a_malformed_refer_to_is_left_for_the_transfer_layer_to_refuse() -> None:
+    # The REFER must reach the application, which answers 400 and audits the attempt.
+    message = _valid("refer-to-unbalanced.sip")
+    with pytest.raises(ParseError) as caught:
+        _ = message.refer_to
+    assert "malformed address" in caught.value.reason
+
+
+def test_message_linphone_doubled_reason_in_subscription_state_is_tolerated() -> None:
+    data = (CORPUS / "valid" / "notify-subscription.sip").read_bytes()
+    data = data.replace(
+        b"Subscription-State: ",
+        b"Subscription-State: terminated;reason=reason=noresource\r\nX-Was: ",
+    )
+    message = parse_message(data)
+    assert message.headers.get("Subscription-State").startswith("terminated;")
+
+
 def test_message_compact_forms_expand() -> None:
     message = _valid("compact-forms.sip")
     names = [name for name, _ in message.headers.items()]

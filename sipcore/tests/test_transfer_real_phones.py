@@ -161,11 +161,6 @@ async def test_tr_n_declines_linphones_refer_and_the_call_stays_up(tmp_path):
 
 
 @needs_linphonec
-@pytest.mark.xfail(
-    strict=True,
-    reason="the message parser refuses linphone's final NOTIFY (Subscription-State: "
-    "terminated;reason=reason=noresource) with 400, so the outcome never arrives",
-)
 async def test_tr_p_linphone_transferee_calls_the_target_and_reports_back(tmp_path):
     async with running_world() as world:
         for user in ("alice", "bob", "carol"):

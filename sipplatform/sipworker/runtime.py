@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from django.conf import settings
 
+from sipcore.cluster import ClusterConfig
 from sipcore.worker import SipWorker, WorkerConfig
 from sipplatform.envconfig import ListenAddress
 from sipplatform.security.conf import worker_config_fields
@@ -24,6 +25,7 @@ from sipplatform.sipworker.directory import DjangoDirectory
 from sipplatform.sipworker.events import PlatformEventSink
 
 NONCE_SECRET_CONTEXT = b"sipplatform sip digest nonces v1"
+FORWARDING_SECRET_CONTEXT = b"sipplatform cluster forwarding v1"
 WORKER_ID_MAX_LENGTH = 64
 
 BoundAddress = tuple[str, str, int]
@@ -37,6 +39,31 @@ def nonce_secret(secret_key: str) -> bytes:
     derivation keeps ``SECRET_KEY`` itself out of the SIP stack.
     """
     return hmac.new(secret_key.encode(), NONCE_SECRET_CONTEXT, hashlib.sha256).digest()
+
+
+def cluster_config() -> ClusterConfig | None:
+    """Shared state with the other workers when Redis is configured (``REDIS_URL``).
+
+    The forwarding key is derived from ``SECRET_KEY`` like the nonce key, so every worker of
+    the platform verifies the requests its peers forward. A worker listening on a wildcard
+    address is reached by its peers at the address its host name resolves to.
+    """
+    if not settings.REDIS_URL:
+        return None
+    secret = hmac.new(settings.SECRET_KEY.encode(), FORWARDING_SECRET_CONTEXT, hashlib.sha256)
+    return ClusterConfig(
+        redis_url=settings.REDIS_URL,
+        forwarding_secret=secret.digest(),
+        advertise_host=advertised_host(),
+    )
+
+
+def advertised_host() -> str:
+    """This host's address for its peers, or "" when its name does not resolve."""
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return ""
 
 
 def default_worker_id() -> str:
@@ -53,6 +80,7 @@ def worker_config(
         worker_id=worker_id or default_worker_id(),
         default_domain=settings.SIP_DOMAIN,
         nonce_secret=nonce_secret(settings.SECRET_KEY),
+        cluster=cluster_config(),
         **worker_config_fields(),
         digest_algorithms=settings.SIP_DIGEST_ALGORITHMS,
         **overrides,

@@ -6,12 +6,16 @@ Kamailio (``deploy/kamailio/kamailio.cfg``) dispatching to them. Phones (sipcore
 register through the front door and call each other through it. Proven: a call whose caller
 lands on one worker reaches a phone registered through another (registrations are shared in
 PostgreSQL); a worker killed mid-test is probed out and new calls keep connecting, including
-to the phone it had registered.
+to the phone it had registered; an in-dialogue request that reaches a worker not holding the
+call is forwarded to the worker that does (the dialogue-ownership map in Redis); a worker
+stopped with SIGTERM fails the probes while it drains, so new calls go elsewhere while its
+own call runs to its end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -164,3 +168,52 @@ async def test_calls_cross_workers_and_survive_a_killed_worker(cluster, phones):
     after = [await call_worker(cluster, alice, bob) for _ in range(4)]
     after += [await call_worker(cluster, carol, alice) for _ in range(4)]
     assert bob_worker not in after
+
+
+async def test_a_request_reaching_the_wrong_worker_is_forwarded_to_the_calls_owner(
+    cluster, phones, redis_url
+):
+    alice, bob = phones["alice"], phones["bob"]
+    for phone in (alice, bob):
+        assert (await phone.register()).status == 200
+    call = await alice.call(f"sip:bob@{cluster.domain}")
+    assert call.final is not None and call.final.status == 200
+    holder = cluster.ports[call.final.contacts[0].uri.port]
+    key = f"sipplatform:cluster:dialogue:{call.invite.call_id}"
+    with redis.Redis.from_url(redis_url) as client:
+        owner = client.get(key)
+    assert owner is not None and json.loads(owner)["id"] == holder
+
+    elsewhere = next(port for port, worker in cluster.ports.items() if worker != holder)
+    bye = call.dialog.create_request("BYE")
+    response = await alice.endpoint.send_request(bye, Peer("udp", "127.0.0.1", elsewhere))
+    assert response.status == 200
+    await asyncio.wait_for(bob.calls[-1].ended.wait(), 10)
+    await gone_from_the_map(redis_url, key)
+
+
+async def gone_from_the_map(redis_url: str, key: str) -> None:
+    """Wait until the call's entry has left the ownership map (the call is over)."""
+    with redis.Redis.from_url(redis_url) as client:
+        async with asyncio.timeout(10):
+            while client.get(key) is not None:
+                await asyncio.sleep(0.05)
+
+
+async def test_a_stopped_worker_is_taken_out_while_its_call_drains(cluster, phones):
+    alice, bob, carol = (phones[user] for user in USERS)
+    for phone in (alice, bob, carol):
+        assert (await phone.register()).status == 200
+    call = await alice.call(f"sip:bob@{cluster.domain}")
+    assert call.final is not None and call.final.status == 200
+    port = call.final.contacts[0].uri.port
+    holder = cluster.ports[port]
+
+    cluster.workers[holder].send_signal(signal.SIGTERM)
+    await asyncio.to_thread(cluster.door.wait_for_flags, port, "IP", 5.0)
+    assert cluster.workers[holder].poll() is None, "the worker left before its call ended"
+    after = [await call_worker(cluster, carol, bob) for _ in range(4)]
+    assert holder not in after
+
+    assert (await call.bye()).status == 200
+    assert await asyncio.to_thread(cluster.workers[holder].wait, 30) == 0
