@@ -13,6 +13,7 @@ if [ "$(id -u)" = 0 ] && have apt-get; then
   have baresip   || missing+=(baresip-core)
   have linphonec || missing+=(linphone-cli)
   have chromium  || missing+=(chromium)
+  have kamailio  || missing+=(kamailio)
   have pg_ctlcluster || missing+=(postgresql)
   have redis-server  || missing+=(redis-server)
   if [ ${#missing[@]} -gt 0 ]; then

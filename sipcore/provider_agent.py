@@ -85,6 +85,8 @@ class ProviderAgent:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.leases is not None:
+            await self.leases.release_all()
 
     async def reconcile(self) -> None:
         """Start, restart (changed) or stop registration tasks to match the Directory."""
@@ -109,6 +111,9 @@ class ProviderAgent:
             try:
                 await self.reconcile()
             except Exception:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # a cancelled Redis command may surface as a connection error
                 log.exception("reading the providers to register failed")
             await asyncio.sleep(self.config.poll_interval)
 

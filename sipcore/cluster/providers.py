@@ -12,11 +12,15 @@ fail-over then happens within one refresh interval, before the provider's bindin
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from sipcore.cluster.leases import DEFAULT_PREFIX, RedisLeases
+
+log = logging.getLogger(__name__)
 
 
 class ProviderLeases:
@@ -67,8 +71,14 @@ class ProviderLeases:
         return self.held
 
     async def release_all(self) -> None:
-        """Stopping cleanly: let the other workers take every provider at their next round."""
-        await self.maintain(())
+        """Stopping cleanly: let the other workers take every provider at their next round.
+
+        Best effort: with Redis unreachable the leases simply expire after ``ttl``.
+        """
+        try:
+            await self.maintain(())
+        except (RedisError, OSError) as error:
+            log.warning("provider leases not released (they will expire): %s", error)
 
     async def holder(self, provider_id: int) -> str | None:
         """The id of the worker registering ``provider_id`` now, or None."""

@@ -79,11 +79,16 @@ class PhoneCall:
     async def reinvite(self, body: bytes) -> Response:
         return await self.request("INVITE", body=body)
 
-    async def request(self, method: str, *, body: bytes = b"") -> Response:
-        """Send an in-dialogue request; a 2xx to INVITE is acknowledged."""
+    async def request(
+        self, method: str, *, body: bytes = b"", headers: list[tuple[str, str]] | None = None
+    ) -> Response:
+        """Send an in-dialogue request with any extra ``headers`` (a REFER's Refer-To, say);
+        a 2xx to INVITE is acknowledged."""
         assert self.dialog is not None
-        headers = [("Content-Type", "application/sdp")] if body else []
-        request = self.dialog.create_request(method, body=body, headers=headers)
+        content_type = [("Content-Type", "application/sdp")] if body else []
+        request = self.dialog.create_request(
+            method, body=body, headers=[*content_type, *(headers or [])]
+        )
         response = await self.phone.endpoint.send_request(request, self.peer)
         if method == "INVITE" and response.status < 300:
             answer = self.phone.answer_body if not body and response.body else b""

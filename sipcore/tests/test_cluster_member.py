@@ -10,6 +10,7 @@ import asyncio
 import pytest
 
 from sipcore.cluster import ClusterConfig, ClusterMember, DialogueOwnership, WorkerInfo
+from sipcore.cluster.leases import DEFAULT_PREFIX
 from sipcore.endpoint import Endpoint
 from sipcore.tests.cluster_support import cluster_redis_url, flushed_redis
 
@@ -85,7 +86,7 @@ async def test_leaving_removes_the_worker_and_its_dialogues(redis):
     await owner_soon(redis, "call-b", ME)
     await member.leave()
     await endpoint.close()
-    assert await redis.keys("*") == []
+    assert await redis.keys(f"{DEFAULT_PREFIX}:*") == []
 
 
 async def test_an_unreachable_redis_is_logged_never_raised(caplog):

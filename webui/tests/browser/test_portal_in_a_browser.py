@@ -380,3 +380,67 @@ def test_without_javascript_the_editor_is_a_textarea_that_still_saves(chromium, 
         assert Dialplan.objects.get(name="plain").script == FIXED
     finally:
         context.close()
+
+
+RECORD_ROW_STATES = """() => {
+  window.rowStates = [];
+  new MutationObserver(() => {
+    for (const row of document.querySelectorAll("#active-calls tbody tr")) {
+      if (window.rowStates.at(-1) !== row.dataset.state) window.rowStates.push(row.dataset.state);
+    }
+  }).observe(document.querySelector("#active-calls tbody"), { childList: true });
+}"""
+
+
+def test_the_monitor_shows_a_real_refused_transfer_inline(page, portal, sip, acme):
+    """carol calls dave through the real SIP worker, then REFERs him to erin. carol's account
+    refuses transfers (``tr=n``), so the worker answers 603: the call's row steps through the
+    transfer's request and its decision (rejected, with the policy and where it came from, the
+    decision event carrying the 603), the call ends, and the worker writes the audit record."""
+    domain, _ = SIPDomain.objects.get_or_create(name=sip.domain)
+    plan = Dialplan.objects.create(customer=acme, name="local", script='sys.Dial("${dst}@local")\n')
+    for username in ("carol", "dave", "erin"):
+        account = SIPAccount(
+            customer=acme, domain=domain, username=username, outgoing_dialplan=plan
+        )
+        account.set_password("phone-secret-1")
+        account.save()
+    SIPAccount.objects.filter(username="carol").update(transfer_default="n")
+    carol = sip.phone("carol", "phone-secret-1")
+    sip.phone("dave", "phone-secret-1")
+    sip.phone("erin", "phone-secret-1")
+
+    sign_in(page, portal)
+    page.get_by_role("link", name="Monitor").click()
+    expect(page.locator("#monitor-status")).to_have_text("live")
+    page.evaluate(RECORD_ROW_STATES)
+
+    call = sip.run(carol.call(f"sip:dave@{sip.domain}"))
+    row = page.locator("#active-calls tbody tr")
+    expect(row).to_have_attribute("data-state", "answered")
+    refer_to = [("Refer-To", f"<sip:erin@{sip.domain}>")]
+    refused = sip.run(call.request("REFER", headers=refer_to))
+    assert refused.status == 603, refused
+    expect(row).to_have_attribute(
+        "data-state", "transfer decided (rejected, policy n from account)"
+    )
+    expect(row).to_contain_text("carol")
+    assert [s for s in page.evaluate("window.rowStates") if s.startswith("transfer")] == [
+        "transfer requested",
+        "transfer decided (rejected, policy n from account)",
+    ]
+    decided = page.locator('#event-stream li[data-type="transfer.decided"]')
+    expect(decided).to_contain_text("status=603")
+    screenshot(page, "monitor-real-transfer")
+    sip.run(call.bye())
+    expect(row).to_have_attribute("data-state", "ended")
+
+    wait_until(
+        lambda: TransferAuditRecord.objects.filter(outcome="rejected", final_status=603).exists(),
+        retry_on=(OperationalError,),
+    )
+    page.get_by_role("link", name="Transfer log").click()
+    record = page.locator("table tbody tr").first
+    expect(record).to_contain_text(f"erin@{sip.domain}")
+    expect(record).to_contain_text("n account")
+    expect(record).to_contain_text("Rejected 603")
