@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import redis
 from rest_framework.test import APIClient
 
 from sipcore.security import Ban, BanReason, Subject
-from sipcore.security.redis_store import RedisCounterStore
 from sipplatform.security.stores import EMBEDDED_STORE
+from sipplatform.security.tests.support import shared_redis_store, with_redis_store
 
 URL = "/api/v1/bans/"
 REDIS_DATABASE = 12
@@ -225,25 +224,12 @@ def bans_redis_url() -> str:
 
 @pytest.fixture
 def shared_store(settings):
-    """Redis database 12, flushed before and after; every process of the platform would see it."""
-    client = redis.Redis.from_url(bans_redis_url(), socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except redis.RedisError as error:
-        client.close()
-        pytest.skip(f"Redis at {bans_redis_url()} is unreachable: {error}")
-    settings.SIP_SECURITY_REDIS_URL = bans_redis_url()
-    yield
-    client.flushdb()
-    client.close()
+    """Redis database 12; every process of the platform would see it."""
+    yield from shared_redis_store(settings, bans_redis_url())
 
 
 async def in_redis(action):
-    store = RedisCounterStore.from_url(bans_redis_url())
-    try:
-        return await action(store)
-    finally:
-        await store.close()
+    return await with_redis_store(bans_redis_url(), action)
 
 
 @pytest.mark.real

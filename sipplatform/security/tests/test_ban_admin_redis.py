@@ -7,36 +7,22 @@ import asyncio
 import time
 
 import pytest
-import redis
 from django.urls import reverse
 
 from sipcore.security import Ban, BanReason, Subject
-from sipcore.security.redis_store import RedisCounterStore
 from sipcore.tests.test_security_redis import redis_url
+from sipplatform.security.tests.support import shared_redis_store, with_redis_store
 
 pytestmark = [pytest.mark.real, pytest.mark.django_db]
 
 
 @pytest.fixture
 def shared_store(settings):
-    client = redis.Redis.from_url(redis_url(), socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except redis.RedisError as error:
-        client.close()
-        pytest.skip(f"Redis at {redis_url()} is unreachable: {error}")
-    settings.SIP_SECURITY_REDIS_URL = redis_url()
-    yield
-    client.flushdb()
-    client.close()
+    yield from shared_redis_store(settings, redis_url())
 
 
 async def stored(action):
-    store = RedisCounterStore.from_url(redis_url())
-    try:
-        return await action(store)
-    finally:
-        await store.close()
+    return await with_redis_store(redis_url(), action)
 
 
 def test_staff_list_and_lift_the_bans_held_in_redis(client, lifter, shared_store, monkeypatch):
