@@ -1,20 +1,21 @@
-"""The ``DialplanHost`` a running dialplan talks to: each ``sys.*`` call acts on one call.
+"""The ``DialplanHost`` a running dialplan talks to: each ``sys.*`` call acts on one session.
 
 The sandbox pool has already checked every argument (``sipcore.dialplan.execution``);
-this binds what is left to the B2BUA's ``CallSession``: Dial places the call, Respond
-answers the caller, Log becomes a ``dialplan.log`` monitor event, and the From and custom
-header settings apply to every later Dial of the script.
+this binds what is left to the B2BUA's ``DialSession`` (a caller's call, or a transfer's
+target call): Dial places the call, Respond ends the attempt with that status (the caller's
+final response, or a transfer's failure), Log becomes a ``dialplan.log`` monitor event, and
+the From and custom header settings apply to every later Dial of the script.
 """
 
 from __future__ import annotations
 
-from sipcore.b2bua.session import CallSession
+from sipcore.b2bua.session import DialSession
 from sipcore.dialplan import DialResult
 from sipcore.dialstring import DialPlanString
 
 
 class CallDialplanHost:
-    def __init__(self, session: CallSession) -> None:
+    def __init__(self, session: DialSession) -> None:
         self.session = session
 
     async def dial(

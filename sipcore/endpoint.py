@@ -76,9 +76,15 @@ class EndpointStats:
 
 
 class ServerTransactionHandle:
-    """What the application gets with a new request: the request and the way to answer it."""
+    """What the application gets with a new request: the request and the way to answer it.
 
-    __slots__ = ("_endpoint", "channel", "final_sent", "request", "source", "transaction")
+    ``source`` is the hop the request came from, where responses go; ``client`` is the
+    address of whoever sent it to us in the first place, the one to judge it by (IP allow
+    lists, a provider's address). They differ only behind a trusted front door
+    (``Endpoint.client_of``).
+    """
+
+    __slots__ = ("_endpoint", "channel", "client", "final_sent", "request", "source", "transaction")
 
     def __init__(
         self,
@@ -87,12 +93,14 @@ class ServerTransactionHandle:
         request: Request,
         source: Peer,
         channel: Channel,
+        client: Peer | None = None,
     ) -> None:
         self._endpoint = endpoint
         self.transaction = transaction
         self.request = request
         self.source = source
         self.channel = channel
+        self.client = source if client is None else client
         self.final_sent = False
 
     def respond(self, response: Response) -> None:
@@ -259,13 +267,20 @@ class Endpoint:
                 if isinstance(dispatch.action, DeliverRequest) and dispatch.transaction is not None:
                     txn = dispatch.transaction
                     assert isinstance(txn, ServerTransaction)
+                    request = dispatch.action.request
+                    client = self.client_of(request, source)
                     self._servers[txn] = ServerTransactionHandle(
-                        self, txn, dispatch.action.request, source, channel
+                        self, txn, request, source, channel, client
                     )
             self._run(dispatches)
         except Exception:
             self.stats.handler_errors += 1
             log.exception("message from %s not handled", source)
+
+    def client_of(self, request: Request, source: Peer) -> Peer:
+        """The address ``request`` from ``source`` is judged by: ``source`` itself here; an
+        endpoint behind a front door believes the address the front door names."""
+        return source
 
     def channel_closed(self, channel: Channel) -> None:
         """A TCP connection went away: client transactions waiting on it fail at once (503)."""
@@ -392,7 +407,11 @@ class Endpoint:
             self._handler_failed(handle)
             return
         if inspect.isawaitable(result):
-            self._spawn(self._await_handler(result, handle))
+            task = self._spawn(self._await_handler(result, handle))
+            if inspect.iscoroutine(result):
+                # A task cancelled before its first step (the endpoint closing) never starts
+                # the handler: close it, or it is reported as a coroutine never awaited.
+                task.add_done_callback(lambda _: result.close())
 
     def _overloaded(self, handle: ServerTransactionHandle | None) -> bool:
         """Refuse new work with 503 while too many handlers are still running."""
@@ -460,10 +479,11 @@ class Endpoint:
             log.exception("transaction timer failed")
             self._rearm_timer()
 
-    def _spawn(self, coroutine: Awaitable[None]) -> None:
+    def _spawn(self, coroutine: Awaitable[None]) -> asyncio.Future[None]:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _call_safely(self, callback: ResponseCallback, response: Response) -> None:
         try:

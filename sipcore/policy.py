@@ -108,14 +108,21 @@ class CallRateLimiter:
         self._starts: dict[object, deque[float]] = {}
 
     def try_start(self, key: object, limit: int, now: float) -> Decision:
-        starts = self._starts.setdefault(key, deque())
+        decision = self.allows(key, limit, now)
+        if decision.allowed:
+            self._starts.setdefault(key, deque()).append(now)
+        return decision
+
+    def allows(self, key: object, limit: int, now: float) -> Decision:
+        """What ``try_start`` would decide now, without counting a start (a check made
+        before something is accepted that starts the call later)."""
+        starts = self._starts.get(key)
         while starts and starts[0] <= now - self.WINDOW:
             starts.popleft()
-        if limit and len(starts) >= limit:
+        if limit and starts is not None and len(starts) >= limit:
             return Decision(
                 verdict=Verdict.RATE_LIMIT, detail=f"more than {limit} calls in a minute"
             )
-        starts.append(now)
         return ALLOWED
 
     def forget_idle(self, now: float) -> None:
@@ -131,12 +138,18 @@ class ConcurrentCalls:
         self._active: dict[object, int] = {}
 
     def acquire(self, key: object, limit: int) -> Decision:
+        decision = self.allows(key, limit)
+        if decision.allowed:
+            self._active[key] = self._active.get(key, 0) + 1
+        return decision
+
+    def allows(self, key: object, limit: int) -> Decision:
+        """What ``acquire`` would decide now, without taking a call."""
         active = self._active.get(key, 0)
         if limit and active >= limit:
             return Decision(
                 verdict=Verdict.CONCURRENT_LIMIT, detail=f"{active} calls already active"
             )
-        self._active[key] = active + 1
         return ALLOWED
 
     def release(self, key: object) -> None:

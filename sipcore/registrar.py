@@ -3,7 +3,10 @@
 Bindings live behind the ``Directory`` (the database in production), so every worker sees
 every registration and they survive a restart. Enumeration is made useless: every REGISTER
 without good credentials is challenged, and every failure after the challenge (unknown user,
-wrong password, disabled account, address outside the allow list) gets the same ``403``.
+wrong password, disabled account, address outside the allow list) gets the same ``403``;
+only a credential check's verdict is reported as a failure (``AuthReport``). The allow list
+judges the client's address (behind a front door, the phone's), while the binding records
+the hop the REGISTER came from, through which the phone is reached.
 No GRUU is ever offered: the 200 lists plain contacts, so phones keep using their own
 Contact (linphone would otherwise put an unresolvable ``gr=`` URI in its INVITEs).
 """
@@ -14,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sipcore.account_auth import authenticate
+from sipcore.account_auth import AuthReport, authenticate
 from sipcore.auth import DigestServer, Rejected, RejectReason
 from sipcore.directory import AccountRecord, BindingRecord, Directory
 from sipcore.events import EventSink, LiveEvent
@@ -49,15 +52,22 @@ class Registrar:
         digest: DigestServer,
         config: RegistrarConfig,
         clock: Callable[[], float],
+        auth_report: AuthReport | None = None,
     ) -> None:
+        """``auth_report`` is told every credential check's verdict (the security service)."""
         self.directory = directory
         self.events = events
         self.digest = digest
         self.config = config
         self.clock = clock
+        self.auth_report = auth_report
 
-    async def handle(self, request: Request, source: Peer) -> Response:
-        """Authenticate ``request`` (from ``source``) and apply its Contact changes."""
+    async def handle(self, request: Request, source: Peer, client: Peer | None = None) -> Response:
+        """Authenticate ``request`` and apply its Contact changes. ``source`` is the hop it
+        came from, recorded in the binding to reach the phone through (a front door relays);
+        ``client`` (default ``source``) the phone's own address, judged by the account's IP
+        allow list and counted by ``auth_report``."""
+        client = source if client is None else client
         now = self.clock()
         try:
             to_host = (request.to_addr.uri.host or "").lower()
@@ -70,7 +80,7 @@ class Registrar:
         except ParseError as error:
             return make_response(request, 400, _short(error.reason))
         realm = await self._realm(to_host)
-        authenticated = await self._authenticate(request, realm, now)
+        authenticated = await self._authenticate(request, realm, client.host, now)
         if isinstance(authenticated, Response):
             return authenticated
         account = authenticated
@@ -78,7 +88,7 @@ class Registrar:
             account.disabled
             or account.customer.suspended
             or account.username != to_user
-            or not account.allows_address(source.host)
+            or not account.allows_address(client.host)
         )
         if refused:
             return make_response(request, 403)
@@ -157,7 +167,7 @@ class Registrar:
         return domain or to_host
 
     async def _authenticate(
-        self, request: Request, realm: str, now: float
+        self, request: Request, realm: str, client: str, now: float
     ) -> AccountRecord | Response:
         outcome = await authenticate(
             request,
@@ -166,6 +176,8 @@ class Registrar:
             realm=realm,
             credentials_header="Authorization",
             now=now,
+            client=client,
+            report=self.auth_report,
         )
         if not isinstance(outcome, Rejected):
             return outcome

@@ -97,7 +97,7 @@ class DemoUas:
         if method == "OPTIONS":
             handle.reply(200, headers=[("Allow", ALLOW), ("Accept", "application/sdp")])
         elif method == "REGISTER":
-            self._register(request, handle)
+            await self._register(request, handle)
         elif method == "INVITE":
             await self._invite(request, handle)
         elif method == "BYE":
@@ -109,8 +109,8 @@ class DemoUas:
 
     # REGISTER -------------------------------------------------------------------------------
 
-    def _register(self, request: Request, handle: ServerTransactionHandle) -> None:
-        outcome = self.digest.verify(
+    async def _register(self, request: Request, handle: ServerTransactionHandle) -> None:
+        outcome = await self.digest.verify(
             request.headers.get_all("Authorization"),
             method="REGISTER",
             uri=str(request.uri),

@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 from sipcore.auth import DigestServer, NonceCounterStore
 from sipcore.b2bua import B2bua, B2buaConfig
 from sipcore.b2bua.background import Background
+from sipcore.b2bua.crossworker import CrossWorker
 from sipcore.b2bua.hairpin import HairpinMark
 from sipcore.b2bua.relay import ALLOW, reason_text
 from sipcore.cluster import ClusterConfig, ClusterMember
+from sipcore.cluster.dialogues import RemoteDialogues
+from sipcore.cluster.takeover import TakeoverSigner
 from sipcore.dialplan import DialplanPool, SandboxLimits
 from sipcore.directory import Directory
 from sipcore.endpoint import Endpoint, EndpointConfig, ServerTransactionHandle
@@ -71,7 +74,7 @@ class WorkerConfig:
     digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
     cluster: ClusterConfig | None = None
     """State shared with the platform's other workers through Redis (dialogue ownership,
-    presence, provider leases, forwarding between workers); None: a worker alone."""
+    presence, provider leases, forwarding and transfers between workers); None: a worker alone."""
     """Offered in this order (RFC 8760: strongest first). baresip 1.0 (libre) fails on any
     challenge it cannot answer, SHA-256 included: serving it needs ``("MD5",)``."""
     ban_policy: BanPolicy = field(default_factory=BanPolicy)
@@ -106,6 +109,15 @@ class SipWorker:
             algorithms=config.digest_algorithms,
             counter_store=nonce_counters,
         )
+        self.background = Background()
+        self.security = SecurityService(
+            gate=SecurityGate(config.security_gate),
+            store=self.counter_store,
+            policy=config.ban_policy,
+            events=events,
+            spawn=lambda work: self.background.spawn(work, "security follow-up"),
+            worker_id=config.worker_id,
+        )
         self.registrar = Registrar(
             directory=directory,
             events=events,
@@ -119,15 +131,7 @@ class SipWorker:
                 max_bindings=config.max_bindings,
             ),
             clock=clock,
-        )
-        self.background = Background()
-        self.security = SecurityService(
-            gate=SecurityGate(config.security_gate),
-            store=self.counter_store,
-            policy=config.ban_policy,
-            events=events,
-            spawn=lambda work: self.background.spawn(work, "security follow-up"),
-            worker_id=config.worker_id,
+            auth_report=self.security,
         )
         self.endpoint: Endpoint | None = None
         self.b2bua: B2bua | None = None
@@ -171,6 +175,7 @@ class SipWorker:
                 max_call_seconds=config.max_call_seconds,
             ),
             clock=self.clock,
+            auth_report=self.security,
         )
         if config.cluster is not None:
             self.cluster = ClusterMember.connect(
@@ -180,6 +185,7 @@ class SipWorker:
             )
             await self.cluster.join()
             self.b2bua.registry.observer = self.cluster
+            self.b2bua.cross = self._cross_worker(self.b2bua, self.cluster, config.cluster)
         endpoint.on_request = self._on_request
         endpoint.on_stray_response = self.b2bua.on_stray_response
         loop = asyncio.get_running_loop()
@@ -222,6 +228,8 @@ class SipWorker:
             await self.agent.close()
         if self.b2bua is not None:
             await self.b2bua.close()
+            if self.b2bua.cross is not None:
+                await self.b2bua.cross.dialogues.close()
         if self.cluster is not None:
             await self.cluster.leave()
             self.cluster = None
@@ -230,6 +238,26 @@ class SipWorker:
             self.pool = None
         if self.endpoint is not None:
             await self.endpoint.close()
+
+    def _cross_worker(
+        self, b2bua: B2bua, member: ClusterMember, config: ClusterConfig
+    ) -> CrossWorker:
+        """Transfers whose calls sit on two workers: questions about dialogues answered
+        from this worker's registry, takeover INVITEs signed with the shared secret."""
+        dialogues = RemoteDialogues(member.client, member.ownership.me)
+        cross = CrossWorker(
+            endpoint=b2bua.endpoint,
+            registry=b2bua.registry,
+            background=b2bua.background,
+            ownership=member.ownership,
+            dialogues=dialogues,
+            signer=TakeoverSigner(config.forwarding_secret),
+            clock=self.clock,
+            user_agent=self.config.user_agent,
+        )
+        dialogues.answer = cross.answer
+        dialogues.start()
+        return cross
 
     async def _on_request(self, request: Request, handle: ServerTransactionHandle | None) -> None:
         b2bua = self.b2bua
@@ -241,7 +269,7 @@ class SipWorker:
             await b2bua.on_ack(request)
             return
         if method == "REGISTER":
-            handle.respond(await self.registrar.handle(request, handle.source))
+            handle.respond(await self.registrar.handle(request, handle.source, handle.client))
             return
         if method == "CANCEL":
             b2bua.on_cancel(request, handle)

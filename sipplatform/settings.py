@@ -49,6 +49,9 @@ Environment variables (name, default, meaning):
     Requests per second (and burst) one source address may send before being dropped.
 ``SIP_SECURITY_EXEMPT_NETWORKS`` (default ``127.0.0.0/8,::1/128``)
     Sources never rate-limited or banned: a load balancer in front, trusted provider trunks.
+``SIP_SECURITY_FRONT_DOORS`` (default empty)
+    The front doors (Kamailio, ``deploy/kamailio``) whose ``X-Sipplatform-Source`` header
+    names the phone's address: bans and rate limits apply to the phone, never to them.
 ``PROVIDER_SECRETS_KEY`` (default: derived from ``SECRET_KEY`` with HKDF-SHA256)
     Fernet key(s) encrypting provider passwords at rest; comma-separated for rotation (the
     first encrypts, all decrypt). Changing ``SECRET_KEY`` while this is unset makes the stored
@@ -164,6 +167,7 @@ AXES_COOLOFF_TIME = 0.25
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_USERNAME_CALLABLE = "sipplatform.security.signin.axes_username"  # fits its column
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -232,6 +236,7 @@ SIP_SECURITY_BAN_SCANNERS = env_bool("SIP_SECURITY_BAN_SCANNERS", True)
 SIP_SECURITY_REQUEST_RATE = env_int("SIP_SECURITY_REQUEST_RATE", 50, minimum=1)
 SIP_SECURITY_REQUEST_BURST = env_int("SIP_SECURITY_REQUEST_BURST", 200, minimum=1)
 SIP_SECURITY_EXEMPT_NETWORKS = env_list("SIP_SECURITY_EXEMPT_NETWORKS", ["127.0.0.0/8", "::1/128"])
+SIP_SECURITY_FRONT_DOORS = env_list("SIP_SECURITY_FRONT_DOORS", [])
 SIP_OUTBOX_MAX_ROWS = env_int("SIP_OUTBOX_MAX_ROWS", 500_000, minimum=1000)
 SIP_DIGEST_ALGORITHMS = env_digest_algorithms("SIP_DIGEST_ALGORITHMS", ["SHA-256", "MD5"])
 PROVIDER_SECRETS_KEYS = env_fernet_keys("PROVIDER_SECRETS_KEY", SECRET_KEY)
@@ -244,7 +249,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["sipplatform.api.permissions.IsTenantUser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["sipplatform.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "sipplatform.api.pagination.ObjectPagination",
     "DEFAULT_THROTTLE_CLASSES": ["sipplatform.api.throttling.TokenRateThrottle"],

@@ -9,8 +9,11 @@ clock all workers agree on (``time.time()``), not from ``loop.time()``.
 
 Replay protection is the only state: a ``NonceCounterStore`` remembers which
 ``nc`` values each nonce has been used with, and only for as long as the
-nonce lives. The protocol is one method so a shared (Redis) store is small:
-``SADD nonce nc`` answering 1, with an ``EXPIRE`` of the nonce lifetime.
+nonce lives. The protocol is one coroutine method so a shared store can be
+reached without blocking the event loop, and small: in Redis
+(``sipcore.security.redis_store``) it is ``SADD nonce nc`` answering 1, with
+an ``EXPIRE`` of the nonce lifetime. Being a coroutine needs no I/O library
+here: the in-process store never suspends.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ def _mac(secret: bytes, body: bytes, realm: str) -> bytes:
 class NonceCounterStore(Protocol):
     """Remembers the ``nc`` values used with each nonce, so a replayed request is refused."""
 
-    def check_and_record(self, nonce: str, nc: int) -> bool:
+    async def check_and_record(self, nonce: str, nc: int) -> bool:
         """Record ``nc`` for ``nonce``; False if already used (a replay) or it cannot be kept."""
         ...
 
@@ -113,7 +116,7 @@ class MemoryNonceCounterStore:
     def __len__(self) -> int:
         return len(self._seen)
 
-    def check_and_record(self, nonce: str, nc: int) -> bool:
+    async def check_and_record(self, nonce: str, nc: int) -> bool:
         now = self._clock()
         self._expire(now)
         entry = self._seen.get(nonce)

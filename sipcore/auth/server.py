@@ -7,7 +7,9 @@ nonces (``sipcore.auth.nonce``) so any worker can verify what another issued.
 Verification is two steps so an asyncio caller can fetch the stored HA1
 between them without blocking: ``examine()`` checks everything that does not
 depend on the account and says whose HA1 to look up; ``decide()`` compares the
-response. ``verify()`` does both around a synchronous lookup. An unknown
+response. ``verify()`` does both around a synchronous lookup. ``decide()`` and
+``verify()`` are coroutines because recording the nonce count may go to a
+shared store (Redis) that every worker sees. An unknown
 account is given a decoy HA1 and goes through exactly the same computation
 as a wrong password, with the same result, so responses reveal nothing about
 which accounts exist (svwar learns nothing).
@@ -165,7 +167,7 @@ class DigestServer:
             for algorithm in self.algorithms
         ]
 
-    def verify(
+    async def verify(
         self,
         authorization: Sequence[str],
         *,
@@ -179,7 +181,8 @@ class DigestServer:
         attempt = self.examine(authorization, method=method, uri=uri, realm=realm, now=now)
         if isinstance(attempt, Rejected):
             return attempt
-        return self.decide(attempt, lookup(attempt.username, attempt.realm, attempt.algorithm))
+        ha1 = lookup(attempt.username, attempt.realm, attempt.algorithm)
+        return await self.decide(attempt, ha1)
 
     def examine(
         self, authorization: Sequence[str], *, method: str, uri: str, realm: str, now: float
@@ -214,7 +217,7 @@ class DigestServer:
             expired=not -self.clock_skew <= age <= self.nonce_lifetime,
         )
 
-    def decide(self, attempt: DigestAttempt, ha1: str | None) -> Accepted | Rejected:
+    async def decide(self, attempt: DigestAttempt, ha1: str | None) -> Accepted | Rejected:
         """Compare the response with the one ``ha1`` gives; None means no such account.
 
         A missing account is checked against a decoy HA1 so the work, and the
@@ -240,7 +243,7 @@ class DigestServer:
             return Rejected(reason=RejectReason.BAD_CREDENTIALS, username=username)
         if attempt.expired:
             return Rejected(reason=RejectReason.NONCE_EXPIRED, stale=True, username=username)
-        if credentials.nc is not None and not self._counters.check_and_record(
+        if credentials.nc is not None and not await self._counters.check_and_record(
             credentials.nonce, credentials.nc
         ):
             return Rejected(reason=RejectReason.NC_REPLAY, stale=True, username=username)

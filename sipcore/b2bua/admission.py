@@ -15,9 +15,9 @@ the worker is no open relay.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sipcore.account_auth import authenticate
+from sipcore.account_auth import AuthReport, authenticate
 from sipcore.auth import DigestServer, Rejected, RejectReason
 from sipcore.b2bua.hairpin import HairpinMark
 from sipcore.dialplan import Direction
@@ -43,6 +43,9 @@ class Admitted:
     provider: ProviderRecord | None = None
     dialplan: DialplanRecord | None = None
     """None: ring the owner's registered contacts (IN only)."""
+    caller: AccountRecord | None = None
+    """The account that placed the call, once digest proved it (None: a provider's or a
+    foreign caller): the transferor's account when it sends a REFER."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,23 +66,28 @@ class Admission:
         digest: DigestServer,
         hairpin: HairpinMark,
         clock: Callable[[], float],
+        auth_report: AuthReport | None = None,
     ) -> None:
+        """``auth_report`` is told every credential check's verdict (the security service)."""
         self.directory = directory
         self.digest = digest
         self.hairpin = hairpin
         self.clock = clock
+        self.auth_report = auth_report
 
-    async def admit(self, request: Request, source: Peer) -> Admitted | Refused:
-        """Decide about a new INVITE from ``source`` (its headers already parse)."""
+    async def admit(self, request: Request, client: Peer) -> Admitted | Refused:
+        """Decide about a new INVITE (its headers already parse) sent by ``client``: the
+        caller's own address (``ServerTransactionHandle.client``; behind a front door the
+        one it names), which provider matching and the IP allow lists judge."""
         if self.hairpin.is_marked(request):
             return await self._hairpin(request)
-        provider = await self.directory.match_provider(source.host, source.port)
+        provider = await self.directory.match_provider(client.host, client.port)
         if provider is not None:
             return await self._from_provider(request, provider)
         from_host = (request.from_addr.uri.host or "").lower()
         from_domain = await self.directory.served_domain(from_host) if from_host else None
         if from_domain is not None:
-            return await self._from_account(request, source, from_domain)
+            return await self._from_account(request, client, from_domain)
         callee = await self._called_account(request)
         if isinstance(callee, Refused):
             return callee
@@ -112,7 +120,7 @@ class Admission:
             )
         return admitted
 
-    async def _from_account(self, request: Request, source: Peer, realm: str) -> Admitted | Refused:
+    async def _from_account(self, request: Request, client: Peer, realm: str) -> Admitted | Refused:
         now = self.clock()
         outcome = await authenticate(
             request,
@@ -121,6 +129,8 @@ class Admission:
             realm=realm,
             credentials_header="Proxy-Authorization",
             now=now,
+            client=client.host,
+            report=self.auth_report,
         )
         if isinstance(outcome, Rejected):
             if outcome.stale or outcome.reason in (
@@ -132,7 +142,7 @@ class Admission:
                 return Refused(status=407, headers=headers)
             return Refused(status=403)
         caller = outcome
-        if caller.username != request.from_addr.uri.user or not caller.allows_address(source.host):
+        if caller.username != request.from_addr.uri.user or not caller.allows_address(client.host):
             return Refused(status=403)
         if caller.disabled:
             return Refused(status=403, reason="Account disabled")
@@ -150,10 +160,12 @@ class Admission:
                     customer=caller.customer,
                     owner=caller,
                     dialplan=dialplan,
+                    caller=caller,
                 )
         callee = await self._called_account(request)
         if isinstance(callee, AccountRecord):
-            return await self._incoming(callee)
+            admitted = await self._incoming(callee)
+            return replace(admitted, caller=caller) if isinstance(admitted, Admitted) else admitted
         return callee or Refused(status=480, reason="No outgoing dialplan")
 
     async def _hairpin(self, request: Request) -> Admitted | Refused:

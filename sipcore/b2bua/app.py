@@ -17,13 +17,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sipcore.account_auth import AuthReport
 from sipcore.auth import DigestServer
 from sipcore.b2bua.admission import Admission, Admitted, Refused
 from sipcore.b2bua.background import Background
 from sipcore.b2bua.call import Call
-from sipcore.b2bua.detail import IN, LegDetail
+from sipcore.b2bua.crossworker import CrossWorker
 from sipcore.b2bua.hairpin import HairpinMark
-from sipcore.b2bua.leg import InboundLeg, OutboundLeg, contact_for
+from sipcore.b2bua.leg import OWNER_WAIT, InboundLeg, OutboundLeg
 from sipcore.b2bua.registry import DialogRegistry
 from sipcore.b2bua.relay import reason_text
 from sipcore.b2bua.session import CallSession, SessionServices
@@ -71,6 +72,7 @@ class B2bua:
         hairpin: HairpinMark,
         config: B2buaConfig,
         clock: Callable[[], float],
+        auth_report: AuthReport | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.events = events
@@ -80,7 +82,15 @@ class B2bua:
         self.registry = DialogRegistry()
         self.background = Background()
         self.hairpin = hairpin
-        self.admission = Admission(directory=directory, digest=digest, hairpin=hairpin, clock=clock)
+        self.admission = Admission(
+            directory=directory,
+            digest=digest,
+            hairpin=hairpin,
+            clock=clock,
+            auth_report=auth_report,
+        )
+        self.concurrent = ConcurrentCalls()
+        self.rate = CallRateLimiter()
         self.services = SessionServices(
             endpoint=endpoint,
             directory=directory,
@@ -94,10 +104,12 @@ class B2bua:
             user_agent=config.user_agent,
             ring_timeout=config.ring_timeout,
             max_call_seconds=config.max_call_seconds,
+            concurrent=self.concurrent,
+            rate=self.rate,
         )
         self.calls: set[Call] = set()
-        self.concurrent = ConcurrentCalls()
-        self.rate = CallRateLimiter()
+        self.cross: CrossWorker | None = None
+        """Transfers spanning two workers (set by the worker when it runs in a cluster)."""
         self.draining = False
         self._by_invite: dict[ServerTransactionHandle, Call] = {}
         self._invites: dict[tuple[str, str, int], ServerTransactionHandle] = {}
@@ -131,6 +143,9 @@ class B2bua:
         if required:
             handle.reply(420, headers=[("Unsupported", ", ".join(sorted(required)))])
             return
+        if self.cross is not None and self.cross.is_takeover(request):
+            await self.cross.take_over(request, handle)
+            return
         key = (call_id, from_tag, cseq.seq)
         merged = self._invites.get(key)
         ours = self.registry.find_invite(call_id, from_tag) is not None
@@ -146,7 +161,7 @@ class B2bua:
             self._by_invite.pop(handle, None)
 
     async def _admit_and_route(self, request: Request, handle: ServerTransactionHandle) -> None:
-        admitted = await self.admission.admit(request, handle.source)
+        admitted = await self.admission.admit(request, handle.client)
         if handle.final_sent:
             return  # cancelled while the Directory answered
         if isinstance(admitted, Refused):
@@ -173,32 +188,21 @@ class B2bua:
         self, request: Request, handle: ServerTransactionHandle, admitted: Admitted
     ) -> Call:
         """The call of an admitted INVITE; it holds one of the owner's concurrent calls."""
-        source = handle.source
-        local = await self.endpoint.local_address(source)
-        detail = LegDetail(
-            call_id=request.call_id,
-            direction=IN,
-            created_at=self.clock(),
-            worker_id=self.config.worker_id,
-            customer_id=admitted.customer.id,
-            account_id=admitted.owner.id,
-            provider_id=admitted.provider.id if admitted.provider else None,
-            from_header=request.headers.get("From") or "",
-            to_header=request.headers.get("To") or "",
-            destination=str(request.uri),
-            local_socket=f"{local.transport}:{local.hostport}",
-            remote_socket=f"{source.transport}:{source.hostport}",
-        )
-        leg = InboundLeg(
-            invite=request,
-            handle=handle,
+        leg = InboundLeg.for_invite(
+            request,
+            handle,
+            local=await self.endpoint.local_address(handle.source),
             endpoint=self.endpoint,
             registry=self.registry,
             background=self.background,
-            peer=source,
-            contact=contact_for(local),
-            detail=detail,
+            created_at=self.clock(),
+            worker_id=self.config.worker_id,
+            customer_id=admitted.customer.id,
+            destination=str(request.uri),
+            account_id=admitted.owner.id,
+            provider_id=admitted.provider.id if admitted.provider else None,
         )
+        leg.party_account_id = admitted.caller.id if admitted.caller is not None else None
         owner_id = admitted.owner.id
 
         def ended(call: Call) -> None:
@@ -217,11 +221,13 @@ class B2bua:
         call.transfers = CallTransfers(
             call=call,
             owner=admitted.owner,
-            caller_account_id=admitted.owner.id if admitted.direction is Direction.OUT else None,
+            services=self.services,
+            pool=self.pool,
             events=self.events,
             background=self.background,
             clock=self.clock,
             worker_id=self.config.worker_id,
+            cross=self.cross,
         )
         self.calls.add(call)
         self._by_invite[handle] = call
@@ -295,7 +301,7 @@ class B2bua:
     async def on_in_dialog(self, request: Request, handle: ServerTransactionHandle) -> None:
         try:
             leg = self.registry.find(DialogId.from_incoming_request(request))
-            if leg is None or leg.owner is None:
+            if leg is None:
                 handle.reply(481)
                 return
             leg.receive(request)
@@ -305,7 +311,11 @@ class B2bua:
         except ParseError as error:
             handle.reply(400, reason_text(error))
             return
-        await leg.owner.on_request(leg, request, handle)
+        owner = await leg.owned(OWNER_WAIT)
+        if owner is None:
+            handle.reply(481)
+            return
+        await owner.on_request(leg, request, handle)
 
     async def on_ack(self, request: Request) -> None:
         try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from sipcore.auth import DigestClient
 from sipcore.b2bua.background import Background
+from sipcore.b2bua.flag import Signal
 from sipcore.b2bua.leg import OutboundLeg
 from sipcore.dialplan import DialResult, DialResultName
 from sipcore.message import URI, Response
@@ -104,7 +105,7 @@ class Fork:
         *,
         start_leg: LegStarter,
         leg_finished: LegFinished,
-        caller_gone: asyncio.Event,
+        caller_gone: Signal,
         background: Background,
     ) -> None:
         self._start_leg = start_leg

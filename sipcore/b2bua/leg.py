@@ -6,31 +6,38 @@ it answers digest challenges, sends CANCEL (only once something provisional came
 RFC 3261 §9.1), acknowledges 2xx and hangs up an answer nobody wants any more. Both keep
 their ``sipcore.dialog.Dialog`` in the ``DialogRegistry``, so in-dialogue requests find
 them, and retransmit 2xx responses to INVITEs until the ACK (§13.3.1.4). A leg belongs to
-an owner (the call bridging it) that receives its in-dialogue requests.
+an owner (the call bridging it) that receives its in-dialogue requests; a transfer may move it
+to another call, so a leg also carries what it needs to be described on its own: who is on
+it, and the session descriptions last exchanged with that user agent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from sipcore.auth import CredentialsRejected, DigestClient, NoUsableChallenge
 from sipcore.b2bua.background import Background
-from sipcore.b2bua.detail import LegDetail
+from sipcore.b2bua.detail import IN, LegDetail
+from sipcore.b2bua.flag import Flag
 from sipcore.b2bua.registry import DialogRegistry
 from sipcore.dialog import Dialog, DialogState, SendBye
 from sipcore.endpoint import Endpoint, ServerTransactionHandle
 from sipcore.errors import LocalProtocolError, RemoteProtocolError
-from sipcore.message import ParseError, Request, Response, make_response, new_tag
+from sipcore.message import Address, ParseError, Request, Response, make_response, new_tag
 from sipcore.transaction import SendMessage, build_cancel
+from sipcore.transfer.replaces import DialogueInfo
 from sipcore.transport import Peer
 
 log = logging.getLogger(__name__)
 
 BYE_TIMEOUT = 10.0
 """How long a BYE may take before the leg is considered gone anyway."""
+OWNER_WAIT = 2.0
+"""How long an in-dialogue request waits for an answered leg to join its call."""
 
 
 class LegOwner(Protocol):
@@ -45,6 +52,17 @@ class LegOwner(Protocol):
     async def on_dialog_lost(self, leg: Leg, reason: str) -> None:
         """The dialogue ended without a BYE from the peer (no ACK came, 481/408)."""
 
+    def describe(self, leg: Leg) -> DialogueInfo | None:
+        """``leg``'s dialogue as a Replaces header naming it must be judged (RFC 3891)."""
+
+
+def party_identity(header: str) -> str:
+    """A From or To header value as the party it names (no dialogue tag), for audits."""
+    try:
+        return str(Address.parse(header).without_tag())
+    except ParseError:
+        return header
+
 
 def contact_for(local: Peer, user: str = "b2bua") -> str:
     """Our Contact on a leg: the address the peer must send in-dialogue requests to."""
@@ -52,7 +70,33 @@ def contact_for(local: Peer, user: str = "b2bua") -> str:
 
 
 class Leg:
-    """What both kinds of leg share: the dialogue, its peer and sending inside it."""
+    """What both kinds of leg share: the dialogue, its peer and sending inside it.
+
+    Legs live as long as their calls, thousands at once: every kind of leg has slots."""
+
+    __slots__ = (
+        "_ack_waiting",
+        "_owned",
+        "_owner",
+        "_retransmitting",
+        "background",
+        "contact",
+        "detail",
+        "dialog",
+        "endpoint",
+        "invite",
+        "inviting",
+        "local_sdp",
+        "party",
+        "party_account_id",
+        "peer",
+        "registry",
+        "remote_sdp",
+        "renegotiating",
+    )
+
+    invite: Request
+    """The INVITE that created the dialogue (the caller's, or ours)."""
 
     def __init__(
         self,
@@ -71,12 +115,45 @@ class Leg:
         self.contact = contact
         self.detail = detail
         self.dialog: Dialog | None = None
-        self.owner: LegOwner | None = None
+        self._owner: LegOwner | None = None
+        self._owned = Flag()
+        self.party = ""
+        """Who is on this leg, as the call names them (transfer audits show it)."""
+        self.party_account_id: int | None = None
+        """The SIP account of the user agent on this leg (None: a provider, a foreign UA)."""
+        self.remote_sdp = b""
+        """The session description this leg's user agent last gave us (offer or answer)."""
+        self.local_sdp = b""
+        """The session description we last gave this leg's user agent."""
+        self.renegotiating = False
+        """A transfer is changing this dialogue's session: offers relayed across it get 491."""
+        self.inviting = 0
+        """Our INVITEs on this dialogue still waiting for their final response."""
         self._retransmitting = False
         self._ack_waiting: int | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.detail.leg_id[:8]} {self.peer}>"
+
+    @property
+    def owner(self) -> LegOwner | None:
+        return self._owner
+
+    @owner.setter
+    def owner(self, owner: LegOwner | None) -> None:
+        self._owner = owner
+        if owner is not None:
+            self._owned.set()
+
+    async def owned(self, timeout: float) -> LegOwner | None:
+        """The leg's owner, waiting up to ``timeout`` for one: an answered leg joins its call
+        a moment after its 2xx was acknowledged, and the peer may speak first (a REFER sent
+        right after the ACK)."""
+        if self._owner is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._owned.wait()
+        return self._owner
 
     @property
     def confirmed(self) -> bool:
@@ -109,7 +186,13 @@ class Leg:
         if self.dialog is None:
             raise LocalProtocolError(f"{self!r} has no dialogue")
         request = self.dialog.create_request(method, body=body, headers=headers)
-        response = await self.endpoint.send_request(request, self.peer)
+        if method == "INVITE":
+            self.inviting += 1
+        try:
+            response = await self.endpoint.send_request(request, self.peer)
+        finally:
+            if method == "INVITE":
+                self.inviting -= 1
         self._follow(response)
         if method == "INVITE" and 200 <= response.status < 300:
             await self.acknowledge(request, response)
@@ -199,11 +282,60 @@ class Leg:
 class InboundLeg(Leg):
     """The caller's leg: we answer its INVITE, then act as the callee of its dialogue."""
 
+    __slots__ = ("handle", "to_tag")
+
     def __init__(self, *, invite: Request, handle: ServerTransactionHandle, **kwargs: Any):
         super().__init__(**kwargs)
         self.invite = invite
         self.handle = handle
         self.to_tag = new_tag()
+
+    @classmethod
+    def for_invite(
+        cls,
+        invite: Request,
+        handle: ServerTransactionHandle,
+        *,
+        local: Peer,
+        endpoint: Endpoint,
+        registry: DialogRegistry,
+        background: Background,
+        created_at: float,
+        worker_id: str,
+        customer_id: int | None,
+        destination: str,
+        account_id: int | None = None,
+        provider_id: int | None = None,
+    ) -> InboundLeg:
+        """Our leg for ``invite``, received on ``local``: its call detail opened, its party
+        named by the From header."""
+        source = handle.source
+        detail = LegDetail(
+            call_id=invite.call_id,
+            direction=IN,
+            created_at=created_at,
+            worker_id=worker_id,
+            customer_id=customer_id,
+            account_id=account_id,
+            provider_id=provider_id,
+            from_header=invite.headers.get("From") or "",
+            to_header=invite.headers.get("To") or "",
+            destination=destination,
+            local_socket=f"{local.transport}:{local.hostport}",
+            remote_socket=f"{source.transport}:{source.hostport}",
+        )
+        leg = cls(
+            invite=invite,
+            handle=handle,
+            endpoint=endpoint,
+            registry=registry,
+            background=background,
+            peer=source,
+            contact=contact_for(local),
+            detail=detail,
+        )
+        leg.party = party_identity(detail.from_header)
+        return leg
 
     @property
     def answered(self) -> bool:
@@ -265,6 +397,16 @@ ProgressCallback = Callable[["OutboundLeg", Response], None]
 class OutboundLeg(Leg):
     """A leg we call: INVITE (answering challenges), CANCEL, ACK, and the dialogue after."""
 
+    __slots__ = (
+        "_cancel_sent",
+        "_from_tag",
+        "_provisional_seen",
+        "auth",
+        "final",
+        "on_progress",
+        "unwanted",
+    )
+
     def __init__(
         self,
         *,
@@ -303,6 +445,11 @@ class OutboundLeg(Leg):
                 self.invite, credentials_sent = retry, True
         finally:
             self.registry.remove_invite(self.invite.call_id, self._from_tag)
+            # Progress and challenges end with the final response; the call's dialling
+            # state they reach (its party, its offer, the credentials) need not live on
+            # with the dialogue.
+            self.on_progress = None
+            self.auth = None
         self.final = response
         if not 200 <= response.status < 300:
             self.forget()

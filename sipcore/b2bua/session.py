@@ -1,21 +1,25 @@
-"""Routing one admitted call: running its dialplan (or ringing its account) and dialling.
+"""Routing by dialplan: what a dialplan's ``sys.*`` calls do, and dialling for a party.
 
-A ``CallSession`` is what a dialplan's ``sys.*`` calls act on (through
+A ``DialSession`` is what a dialplan's ``sys.*`` calls act on (through
 ``sipcore.dialplan_host.CallDialplanHost``). ``dial`` judges every destination against the
 customer's destination policy before any INVITE leaves (a refused one is logged, shown in
 the monitor, and makes the Dial ``Blocked`` when nothing else is left), resolves the rest to
-concrete targets and rings them with a ``Fork``. The first answer is bridged to the caller.
+concrete targets and rings them with a ``Fork``. The first answer goes to the session's
+``DialParty``: whoever the legs are dialled for. ``CallSession`` dials for a caller's
+``Call`` (its offer and end-to-end headers go into every INVITE, the answer is bridged to the
+caller); ``sipcore.b2bua.target_call.TargetCall`` dials a transfer's target without an offer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Protocol
 
 from sipcore.b2bua.admission import Admitted
 from sipcore.b2bua.background import Background
-from sipcore.b2bua.call import Call
 from sipcore.b2bua.detail import OUT, LegDetail
+from sipcore.b2bua.flag import Signal
 from sipcore.b2bua.forking import Fork, ForkResult, Target
 from sipcore.b2bua.hairpin import HairpinMark
 from sipcore.b2bua.leg import OutboundLeg, contact_for
@@ -27,7 +31,12 @@ from sipcore.dialstring import DialPlanString, TargetKind
 from sipcore.directory import Directory
 from sipcore.endpoint import Endpoint
 from sipcore.events import EventSink, LiveEvent
-from sipcore.message import Request, new_call_id, new_tag
+from sipcore.message import Request, Response, new_call_id, new_tag
+from sipcore.policy import CallRateLimiter, ConcurrentCalls
+
+if TYPE_CHECKING:
+    # call.py reaches this module through transfers.py and target_call.py
+    from sipcore.b2bua.call import Call
 
 _UNREACHABLE_RESULTS = {480: DialResultName.NO_ANSWER, 486: DialResultName.BUSY}
 
@@ -50,23 +59,75 @@ class SessionServices:
     max_call_seconds: float
     """Every answered call ends after this long, ``cd`` or not: a caller that vanished
     without BYE (no session timers here) cannot hold a call forever."""
+    concurrent: ConcurrentCalls
+    """Active calls per account: the B2BUA's own counter, so a transfer's call counts too."""
+    rate: CallRateLimiter
+    """Call starts per customer: the B2BUA's own limiter."""
 
 
-class CallSession:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Origin:
+    """What every INVITE dialled for a party carries from it."""
+
+    call_id: str
+    """The party's Call-ID: events name it, each leg's CDR is bridged to it."""
+    body: bytes
+    """The offer (empty: the callee makes the offer in its 2xx, RFC 3725 flow I)."""
+    headers: tuple[tuple[str, str], ...]
+    """End-to-end headers (Content-Type of the body, Referred-By, ...)."""
+    max_forwards: int
+
+
+class DialParty(Protocol):
+    """Whoever a session dials for: a caller's call, or a transfer's target call."""
+
+    @property
+    def origin(self) -> Origin: ...
+
+    @property
+    def caller_gone(self) -> Signal:
+        """Set when nobody wants a leg any more: ringing legs are cancelled, Dials end."""
+        ...
+
+    def progress(self, leg: OutboundLeg, response: Response) -> None:
+        """A leg rings or sends early media (180/183)."""
+
+    def leg_failed(self, leg: OutboundLeg, response: Response) -> None:
+        """A leg ended without winning (its CDR is due)."""
+
+    def answered(
+        self, leg: OutboundLeg, answer: Response, target: Target, answered_limit: float
+    ) -> bool:
+        """``leg`` won with ``answer``; False when the party no longer takes it (the party
+        has then recorded the leg and hung it up)."""
+        ...
+
+    def respond(self, status: int, reason: str) -> None:
+        """The dialplan ended the attempt with ``sys.Respond``."""
+
+
+class DialSession:
+    """The ``sys.*`` calls of one dialplan execution, dialling for ``party``."""
+
     def __init__(
-        self, *, services: SessionServices, call: Call, admitted: Admitted, settings: DialSettings
+        self,
+        *,
+        services: SessionServices,
+        party: DialParty,
+        settings: DialSettings,
+        dialplan_name: str,
     ) -> None:
         self.services = services
-        self.call = call
-        self.admitted = admitted
+        self.party = party
         self.settings = settings
+        self.dialplan_name = dialplan_name
 
     # what a dialplan may do ------------------------------------------------------------------
 
     async def dial(
         self, dialstring: DialPlanString, ring_timeout: float, answered_limit: int | None
     ) -> DialResult:
-        if self.call.caller_gone.is_set():
+        if self.party.caller_gone.is_set():
             return DialResult(name=DialResultName.CANCELLED, status=487, reason="Cancelled")
         rules = await self.services.directory.destination_rules(self.settings.customer_id)
         groups: list[list[Target]] = []
@@ -91,31 +152,20 @@ class CallSession:
                 groups.append(targets)
         if not groups:
             if blocked is not None:
-                return DialResult(name=DialResultName.BLOCKED, status=403, reason="Forbidden")
+                return DialResult(
+                    name=DialResultName.BLOCKED, status=403, reason="Destination blocked by policy"
+                )
             first = unreachable[0] if unreachable else Unreachable(480, "No destination")
             name = _UNREACHABLE_RESULTS.get(first.status, DialResultName.FAILED)
             return DialResult(name=name, status=first.status, reason=first.reason)
         outcome = await self._fork(groups, ring_timeout)
         return self._connect(outcome, answered_limit)
 
-    async def ring_owner(self) -> DialResult:
-        """No dialplan: ring every registered contact of the called account."""
-        try:
-            targets = await self.services.resolver.account_targets(
-                self.admitted.owner, None, self.settings, follow_dialplan=False
-            )
-        except Unreachable as error:
-            name = _UNREACHABLE_RESULTS.get(error.status, DialResultName.FAILED)
-            return DialResult(name=name, status=error.status, reason=error.reason)
-        outcome = await self._fork([targets], self.services.ring_timeout)
-        return self._connect(outcome, None)
-
     def respond(self, code: int, reason: str) -> None:
-        self.call.fail(code, reason)
+        self.party.respond(code, reason)
 
     def log(self, text: str) -> None:
-        dialplan = self.admitted.dialplan
-        self.publish("dialplan.log", text=text, dialplan=dialplan.name if dialplan else "")
+        self.publish("dialplan.log", text=text, dialplan=self.dialplan_name)
 
     def set_from(self, name: str | None, user: str | None, host: str | None) -> None:
         override = FromIdentity(name=name, user=user, host=host).over(self.settings.from_override)
@@ -125,7 +175,7 @@ class CallSession:
         self.settings = replace(self.settings, headers=(*self.settings.headers, (name, value)))
 
     def publish(self, kind: str, **data: object) -> None:
-        data = {"call_id": self.call.a.detail.call_id, **data}
+        data = {"call_id": self.party.origin.call_id, **data}
         self.services.events.publish(
             LiveEvent(
                 kind=kind,
@@ -140,8 +190,8 @@ class CallSession:
     async def _fork(self, groups: list[list[Target]], ring_timeout: float) -> ForkResult:
         fork = Fork(
             start_leg=self._start_leg,
-            leg_finished=self.call.leg_failed,
-            caller_gone=self.call.caller_gone,
+            leg_finished=self.party.leg_failed,
+            caller_gone=self.party.caller_gone,
             background=self.services.background,
         )
         return await fork.run(groups, min(ring_timeout, self.services.ring_timeout))
@@ -151,22 +201,20 @@ class CallSession:
             return outcome.result
         asked = (outcome.target.answered_limit, answered_limit)
         limit = min([self.services.max_call_seconds, *(seconds for seconds in asked if seconds)])
-        if not self.call.connect(outcome.winner, outcome.answer, answered_limit=limit):
+        if not self.party.answered(outcome.winner, outcome.answer, outcome.target, limit):
             return DialResult(name=DialResultName.CANCELLED, status=487, reason="Cancelled")
-        self.call.transfer = outcome.target.transfer
         return outcome.result
 
     async def _start_leg(self, target: Target) -> OutboundLeg:
         services = self.services
+        origin = self.party.origin
         local = await services.endpoint.local_address(target.peer)
         contact = contact_for(local)
-        caller_invite = self.call.a.invite
-        max_forwards = (caller_invite.max_forwards or 70) - 1
         call_id = new_call_id()
         from_header = f"{target.from_address};tag={new_tag()}"
         to_header = f"<{target.request_uri}>"
         headers = [
-            ("Max-Forwards", str(max_forwards)),
+            ("Max-Forwards", str(origin.max_forwards)),
             ("From", from_header),
             ("To", to_header),
             ("Call-ID", call_id),
@@ -174,10 +222,10 @@ class CallSession:
             ("Contact", contact),
             ("Allow", ALLOW),
             ("User-Agent", services.user_agent),
-            *relayed_headers(caller_invite),
+            *origin.headers,
             *target.headers,
         ]
-        invite = Request("INVITE", target.request_uri, headers, caller_invite.body)
+        invite = Request("INVITE", target.request_uri, headers, origin.body)
         if target.hairpin:
             services.hairpin.mark(invite)
         detail = LegDetail(
@@ -191,14 +239,14 @@ class CallSession:
             from_header=from_header,
             to_header=to_header,
             destination=target.description,
-            bridged_call_id=caller_invite.call_id,
+            bridged_call_id=origin.call_id,
             local_socket=f"{local.transport}:{local.hostport}",
             remote_socket=f"{target.peer.transport}:{target.peer.hostport}",
         )
         return OutboundLeg(
             invite=invite,
             auth=target.auth() if target.auth is not None else None,
-            on_progress=self.call.progress,
+            on_progress=self.party.progress,
             endpoint=services.endpoint,
             registry=services.registry,
             background=services.background,
@@ -206,3 +254,68 @@ class CallSession:
             contact=contact,
             detail=detail,
         )
+
+
+class CallParty:
+    """A caller's ``Call`` as the party its dialplan dials for: the caller's offer and
+    end-to-end headers go into every INVITE and the answer is bridged to the caller."""
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        invite = call.caller.invite
+        self.origin = Origin(
+            call_id=invite.call_id,
+            body=invite.body,
+            headers=tuple(relayed_headers(invite)),
+            max_forwards=(invite.max_forwards or 70) - 1,
+        )
+
+    @property
+    def caller_gone(self) -> Signal:
+        return self.call.caller_gone
+
+    def progress(self, leg: OutboundLeg, response: Response) -> None:
+        self.call.progress(leg, response)
+
+    def leg_failed(self, leg: OutboundLeg, response: Response) -> None:
+        self.call.leg_failed(leg, response)
+
+    def answered(
+        self, leg: OutboundLeg, answer: Response, target: Target, answered_limit: float
+    ) -> bool:
+        if not self.call.connect(leg, answer, answered_limit=answered_limit):
+            return False
+        self.call.transfer = target.transfer
+        return True
+
+    def respond(self, status: int, reason: str) -> None:
+        self.call.fail(status, reason)
+
+
+class CallSession(DialSession):
+    """The session of an admitted call: its dialplan's Dials, or ringing the called account."""
+
+    def __init__(
+        self, *, services: SessionServices, call: Call, admitted: Admitted, settings: DialSettings
+    ) -> None:
+        dialplan = admitted.dialplan
+        super().__init__(
+            services=services,
+            party=CallParty(call),
+            settings=settings,
+            dialplan_name=dialplan.name if dialplan else "",
+        )
+        self.call = call
+        self.admitted = admitted
+
+    async def ring_owner(self) -> DialResult:
+        """No dialplan: ring every registered contact of the called account."""
+        try:
+            targets = await self.services.resolver.account_targets(
+                self.admitted.owner, None, self.settings, follow_dialplan=False
+            )
+        except Unreachable as error:
+            name = _UNREACHABLE_RESULTS.get(error.status, DialResultName.FAILED)
+            return DialResult(name=name, status=error.status, reason=error.reason)
+        outcome = await self._fork([targets], self.services.ring_timeout)
+        return self._connect(outcome, None)

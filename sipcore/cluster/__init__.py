@@ -10,6 +10,10 @@
 * ``forwarding`` (sans-I/O): the dialogue a request needs; the signed stamp that lets a
   worker accept a request a peer worker forwarded to it.
 * ``router``: proxies a request for another worker's call to that worker over SIP.
+* ``dialogues``: asks the worker holding a dialogue to describe it (an attended transfer's
+  Replaces judged before the 202), over Redis.
+* ``takeover`` (sans-I/O): the signed stamp on a worker's INVITE replacing another worker's
+  dialogue (``sipcore.b2bua.crossworker`` completes attended transfers across workers).
 * ``member``: one worker's presence, dialogues and router, kept fresh by one task.
 
 Registrations, nonce counters, bans and rate counters are shared elsewhere (the database and

@@ -7,7 +7,8 @@ reported (a release can never overtake its claim), and on the same task refreshe
 presence and its entries every ``refresh_interval``. ``leave`` (on SIGTERM, after draining)
 removes the worker at once; a worker that dies stops refreshing and its entries expire after
 three refresh intervals. Redis being unreachable never stops a call: it is logged, and the
-entries are claimed again at the next refresh.
+entries are claimed again at the next refresh. A dialogue between two workers (a transfer
+across workers) is held by both and claimed by neither (``hold(..., claim=False)``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sipcore.cluster.providers import ProviderLeases
 from sipcore.cluster.records import ClusterError, WorkerInfo
 from sipcore.cluster.router import ClusterRouter
 from sipcore.endpoint import Endpoint
+from sipcore.redis_client import pooled_client
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ class ClusterMember:
             clock=clock,
         )
         self._dialogues: Counter[str] = Counter()
+        self._unclaimed: set[str] = set()
         self._changes: asyncio.Queue[tuple[bool, str] | None] = asyncio.Queue()
         """Claims (True) and releases (False) in the order reported; None: stop."""
         self._task: asyncio.Task[None] | None = None
@@ -89,7 +92,7 @@ class ClusterMember:
     def connect(cls, config: ClusterConfig, *, me: WorkerInfo, endpoint: Endpoint) -> ClusterMember:
         """A member on a new Redis client of ``config.redis_url`` (closed by ``leave``)."""
         return cls(
-            client=Redis.from_url(config.redis_url, socket_connect_timeout=2, socket_timeout=2),
+            client=pooled_client(config.redis_url, timeout=2),
             me=me,
             endpoint=endpoint,
             secret=config.forwarding_secret,
@@ -110,10 +113,13 @@ class ClusterMember:
         """Whether a dialogue of ``call_id`` lives in this worker (no Redis needed)."""
         return call_id in self._dialogues
 
-    def hold(self, call_id: str) -> None:
-        """A dialogue of ``call_id`` now lives here: claim the Call-ID for this worker."""
+    def hold(self, call_id: str, *, claim: bool = True) -> None:
+        """A dialogue of ``call_id`` now lives here: claim the Call-ID for this worker (not
+        with ``claim`` False: a dialogue with a peer worker, which both of them hold)."""
         self._dialogues[call_id] += 1
-        if self._dialogues[call_id] == 1:
+        if not claim:
+            self._unclaimed.add(call_id)
+        elif self._dialogues[call_id] == 1:
             self._changes.put_nowait((True, call_id))
 
     def drop(self, call_id: str) -> None:
@@ -121,8 +127,9 @@ class ClusterMember:
         if self._dialogues[call_id] > 1:
             self._dialogues[call_id] -= 1
             return
-        if self._dialogues.pop(call_id, None) is not None:
+        if self._dialogues.pop(call_id, None) is not None and call_id not in self._unclaimed:
             self._changes.put_nowait((False, call_id))
+        self._unclaimed.discard(call_id)
 
     async def join(self) -> None:
         """Announce this worker and start the background task."""
@@ -174,7 +181,7 @@ class ClusterMember:
     async def _refresh(self) -> None:
         await self.presence.beat()
         await self.ownership.refresh()
-        for call_id in sorted(set(self._dialogues) - self.ownership.held):
+        for call_id in sorted(set(self._dialogues) - self.ownership.held - self._unclaimed):
             await self._apply(True, call_id)  # claims that failed or expired while Redis was away
 
     async def _guarded(self, step: Awaitable[None]) -> None:

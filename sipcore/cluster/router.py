@@ -24,6 +24,7 @@ from sipcore.cluster.ownership import DialogueOwnership
 from sipcore.cluster.records import ClusterError, WorkerInfo
 from sipcore.endpoint import Endpoint, ServerTransactionHandle
 from sipcore.message import Request, Response, new_branch
+from sipcore.security.gate import SOURCE_HEADER
 from sipcore.transport import Peer, client_via
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,14 @@ def peer_of(worker: WorkerInfo) -> Peer:
 
 
 def source_text(handle: ServerTransactionHandle | None) -> str:
-    """The original sender for the stamp; an ACK to a 2xx has no transaction to tell it."""
+    """The original sender for the stamp: the phone a trusted front door named (the security
+    gate removed the header from anything else), else the sender; an ACK to a 2xx has no
+    transaction to tell it."""
     if handle is None:
         return "-"
+    named = handle.request.headers.get(SOURCE_HEADER)
+    if named:
+        return named.strip()
     source = handle.source
     host = f"[{source.host}]" if source.is_ipv6 else source.host
     return f"{source.transport}:{host}:{source.port}"
@@ -114,6 +120,7 @@ class ClusterRouter:
         copy = Request(request.method, request.uri, request.headers.copy(), request.body)
         remaining = DEFAULT_MAX_FORWARDS if max_forwards is None else max_forwards - 1
         copy.headers.set("Max-Forwards", str(remaining))
+        copy.headers.remove(SOURCE_HEADER)  # the stamp carries it, signed
         me = self.ownership.me.worker_id
         self.signer.sign(copy, worker_id=me, source=source_text(handle), now=self.clock())
         peer = peer_of(owner)

@@ -74,7 +74,28 @@ class _Pending2xx:
 
 
 class Dialog:
-    """Dialogue state: id, CSeq numbers, route set, remote target, 2xx retransmission."""
+    """Dialogue state: id, CSeq numbers, route set, remote target, 2xx retransmission.
+
+    A server holds two per call for the call's whole life: slots, and the tables of 2xx
+    retransmissions and ACKs exist only while they hold something."""
+
+    __slots__ = (
+        "_ack",
+        "_pending",
+        "config",
+        "id",
+        "local_address",
+        "local_contact",
+        "local_seq",
+        "remote_address",
+        "remote_seq",
+        "remote_target",
+        "role",
+        "route_set",
+        "state",
+        "via_sent_by",
+        "via_transport",
+    )
 
     def __init__(
         self,
@@ -105,8 +126,10 @@ class Dialog:
         self.via_transport = via_transport
         self.via_sent_by = via_sent_by
         self.config = config
-        self._pending: dict[int, _Pending2xx] = {}
-        self._acks: dict[int, Request] = {}
+        self._pending: dict[int, _Pending2xx] | None = None
+        self._ack: tuple[int, Request] | None = None
+        """The ACK of our latest INVITE (a retransmitted 2xx of an earlier one, which can
+        only come before we sent the next, gets a new ACK built)."""
 
     def __repr__(self) -> str:
         return f"<Dialog {self.role} {self.id} {self.state.value}>"
@@ -208,15 +231,17 @@ class Dialog:
         Built once per INVITE and returned again for each retransmitted 2xx, so
         every copy of the ACK is identical (same branch).
         """
-        ack = self._acks.get(invite_seq)
+        ack = self.sent_ack(invite_seq)
         if ack is None:
             ack = self._build("ACK", invite_seq, body, content_type, (), None)
-            self._acks[invite_seq] = ack
+            self._ack = (invite_seq, ack)
         return ack
 
     def sent_ack(self, invite_seq: int) -> Request | None:
         """The ACK already built for INVITE ``invite_seq``, to answer a retransmitted 2xx."""
-        return self._acks.get(invite_seq)
+        if self._ack is None or self._ack[0] != invite_seq:
+            return None
+        return self._ack[1]
 
     def receive_request(self, request: Request, now: float) -> None:
         """Check and absorb an in-dialogue request from the peer (§12.2.2).
@@ -231,7 +256,10 @@ class Dialog:
             raise RemoteProtocolError("the dialogue is terminated", status_hint=481)
         seq = request.cseq.seq
         if request.method == "ACK":
-            self._pending.pop(seq, None)
+            if self._pending is not None:
+                self._pending.pop(seq, None)
+                if not self._pending:
+                    self._pending = None
             return
         if request.method == "CANCEL":
             return
@@ -283,17 +311,23 @@ class Dialog:
                 self._fire(DialogInput.SUCCESS)
             if method == "INVITE" and not self.terminated:
                 t1 = self.config.t1
+                if self._pending is None:
+                    self._pending = {}
                 self._pending[request.cseq.seq] = _Pending2xx(response, now + t1, t1, now + 64 * t1)
         elif status >= 300 and creating:
             self._fire(DialogInput.REJECTED)
 
     def next_deadline(self) -> float | None:
         """When ``on_timer`` must next run (2xx retransmission or ACK give-up), if ever."""
+        if self._pending is None:
+            return None
         return min((min(p.next_at, p.give_up_at) for p in self._pending.values()), default=None)
 
     def on_timer(self, now: float) -> list[DialogAction]:
         """Retransmit every 2xx due at ``now``; ask for BYE where the ACK never came."""
         actions: list[DialogAction] = []
+        if self._pending is None:
+            return actions
         for seq, pending in list(self._pending.items()):
             if pending.give_up_at <= now:
                 del self._pending[seq]
@@ -303,12 +337,14 @@ class Dialog:
                 actions.append(SendMessage(pending.response))
                 pending.interval = min(2 * pending.interval, self.config.t2)
                 pending.next_at += pending.interval
+        if not self._pending:
+            self._pending = None
         return actions
 
     def _fire(self, event: DialogInput) -> None:
         self.state = next_state(self.state, event)
         if self.terminated:
-            self._pending.clear()
+            self._pending = None
 
     def _uac_update(self, response: Response) -> None:
         """Route set (reversed Record-Route) and remote target from a response (§12.1.2)."""

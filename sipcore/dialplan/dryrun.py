@@ -19,7 +19,7 @@ _FAILURE_STATUS = {
     DialResultName.CANCELLED: (487, "Request Terminated"),
     DialResultName.TIMED_OUT: (408, "Request Timeout"),
     DialResultName.ERROR: (500, "Server Internal Error"),
-    DialResultName.BLOCKED: (403, "Forbidden"),
+    DialResultName.BLOCKED: (403, "Destination blocked by policy"),
 }
 UNSCRIPTED_RESULT = DialResultName.NO_ANSWER
 """What a Dial gets once the scripted outcomes run out."""

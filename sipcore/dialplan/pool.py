@@ -269,8 +269,8 @@ class DialplanPool:
                 f"the dialplan is longer than {MAX_SOURCE_CHARS} characters"
             )
         customer = str(request.customer_id)
-        limit = request.execution_limit or self._executions_per_customer
-        if self._active.get(customer, 0) >= limit:
+        limit = self.execution_limit(request.execution_limit)
+        if self.active_executions(customer) >= limit:
             return DialplanOutcome(
                 kind=OutcomeKind.LIMITED,
                 status=480,
@@ -297,6 +297,14 @@ class DialplanPool:
             self._active[customer] -= 1
             if not self._active[customer]:
                 del self._active[customer]
+
+    def active_executions(self, customer_id: str | int) -> int:
+        """How many of the customer's dialplans run now (the count ``run`` limits)."""
+        return self._active.get(str(customer_id), 0)
+
+    def execution_limit(self, customer_limit: int | None) -> int:
+        """The limit ``run`` applies to a customer whose own limit is ``customer_limit``."""
+        return customer_limit or self._executions_per_customer
 
     async def dry_run(self, request: DialplanRequest, scripted_outcomes: list[str]) -> list[Action]:
         """Run the script with no call placed: each Dial gets the next scripted outcome.

@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 from sipcore.message.errors import ParseError
 from sipcore.message.grammar import ADDRESS, NAME_ADDR
+from sipcore.message.memo import memoized
 from sipcore.message.params import (
     EMPTY_PARAMS,
     format_params,
@@ -48,7 +49,16 @@ class Address:
 
     @classmethod
     def parse(cls, text: str, *, name_addr_only: bool = False) -> Address:
-        """Parse one address; ``name_addr_only`` for Route/Record-Route, which need ``<...>``."""
+        """Parse one address; ``name_addr_only`` for Route/Record-Route, which need ``<...>``.
+
+        The same text gives the same (immutable) object while it is remembered (``memo``).
+        """
+        if cls is Address:
+            return _parse_address(text, name_addr_only)
+        return cls._parse_text(text, name_addr_only)
+
+    @classmethod
+    def _parse_text(cls, text: str, name_addr_only: bool) -> Address:
         match = (_NAME_ADDR_RE if name_addr_only else _ADDRESS_RE).fullmatch(text)
         if match is None:
             raise ParseError(f"malformed address {text[:100]!r}")
@@ -101,6 +111,11 @@ class Address:
     def with_tag(self, tag: str) -> Address:
         return self.with_param("tag", tag)
 
+    def without_tag(self) -> Address:
+        """A copy without the dialogue's ``tag``: the party itself, whichever dialogue."""
+        params = {name: value for name, value in self.params.items() if name != "tag"}
+        return Address(self.uri, self.display_name, params)
+
     def __str__(self) -> str:
         if self._text is None:
             display = f"{quote_string(self.display_name)} " if self.display_name else ""
@@ -120,3 +135,6 @@ class Address:
 
     def __repr__(self) -> str:
         return f"Address({str(self)!r})"
+
+
+_parse_address = memoized(Address._parse_text)

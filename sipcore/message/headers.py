@@ -238,14 +238,23 @@ class Headers:
 
     @staticmethod
     def _checked(name: str, value: str) -> tuple[str, str, str]:
-        if not _TOKEN_NAME.fullmatch(name):
+        # The stack adds canonical names with plain ASCII values many times per call: those
+        # skip the regular expressions and the encoding attempt, and are checked all the same.
+        key = _KEYS_OF_CANONICAL_NAMES.get(name)
+        if key is None and not _TOKEN_NAME.fullmatch(name):
             raise ValueError(f"invalid header name {name!r}")
-        if not isinstance(value, str) or _FORBIDDEN_IN_VALUE.search(value):
+        if not isinstance(value, str) or (
+            ("\r" in value or "\n" in value or "\x00" in value)
+            and _FORBIDDEN_IN_VALUE.search(value)
+        ):
             raise ValueError(f"header value for {name} must be one line of text: {value!r}")
-        try:
-            value.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError as exc:
-            raise ValueError(f"header value for {name} cannot be encoded: {exc}") from exc
+        if not value.isascii():
+            try:
+                value.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"header value for {name} cannot be encoded: {exc}") from exc
+        if key is not None:
+            return key, name, value.strip(" \t")
         key, printed = display_name(name)
         return key, printed, value.strip(" \t")
 

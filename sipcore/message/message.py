@@ -109,7 +109,11 @@ class Message:
     body: bytes
 
     def _typed(self, key: str) -> Any:
-        return self.headers.typed(key, _BUILDERS[key])
+        headers = self.headers
+        try:  # the cache, read here directly: typed accessors run a hundred times per call
+            return headers._cache[key]
+        except KeyError:
+            return headers.typed(key, _BUILDERS[key])
 
     @property
     def vias(self) -> list[Via]:

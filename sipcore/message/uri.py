@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote
 
 from sipcore.message.errors import ParseError
 from sipcore.message.grammar import OTHER_URI, SCHEME, SIP_URI, TEL_URI
+from sipcore.message.memo import memoized
 from sipcore.message.values import Replaces
 
 _SIP_RE = re.compile(SIP_URI)
@@ -106,7 +107,16 @@ class URI:
 
     @classmethod
     def parse(cls, text: str) -> URI:
-        """Parse a URI; ``ParseError`` if it does not follow its scheme's grammar."""
+        """Parse a URI; ``ParseError`` if it does not follow its scheme's grammar.
+
+        The same text gives the same (immutable) object while it is remembered (``memo``).
+        """
+        if cls is URI:
+            return _parse_uri(text)
+        return cls._parse_text(text)
+
+    @classmethod
+    def _parse_text(cls, text: str) -> URI:
         scheme = text[: text.find(":")].lower()
         if scheme in ("sip", "sips"):
             match = _SIP_RE.fullmatch(text)
@@ -275,3 +285,6 @@ def _parse_headers(text: str | None) -> Mapping[str, str]:
         name, _, value = item.partition("=")
         headers[unescape(name)] = unescape(value)
     return MappingProxyType(headers)
+
+
+_parse_uri = memoized(URI._parse_text)

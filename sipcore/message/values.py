@@ -63,12 +63,12 @@ class Replaces:
         to_tag, from_tag = params.get("to-tag"), params.get("from-tag")
         if to_tag is None or from_tag is None:
             raise ParseError("Replaces needs both to-tag and from-tag")
-        return cls(
-            match["call_id"].strip(" \t"),
-            unquote_value(to_tag) or "",
-            unquote_value(from_tag) or "",
-            "early-only" in params,
-        )
+        tags = unquote_value(to_tag) or "", unquote_value(from_tag) or ""
+        # RFC 3891: tags are tokens; a quoted one that is empty or holds ";" or "=" could not
+        # be written back
+        if not all(TOKEN_RE.fullmatch(tag) for tag in tags):
+            raise ParseError("Replaces tags must be tokens")
+        return cls(match["call_id"].strip(" \t"), *tags, "early-only" in params)
 
     def __str__(self) -> str:
         early = ";early-only" if self.early_only else ""

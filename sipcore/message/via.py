@@ -9,6 +9,7 @@ from types import MappingProxyType
 from sipcore.message.errors import ParseError
 from sipcore.message.grammar import VIA
 from sipcore.message.ids import MAGIC_COOKIE
+from sipcore.message.memo import memoized
 from sipcore.message.params import EMPTY_PARAMS, format_params, parse_params
 from sipcore.message.uri import format_host
 from sipcore.message.values import parse_int
@@ -45,6 +46,14 @@ class Via:
 
     @classmethod
     def parse(cls, text: str) -> Via:
+        """Parse one via-parm; the same text gives the same (immutable) object while it is
+        remembered (``memo``)."""
+        if cls is Via:
+            return _parse_via(text)
+        return cls._parse_text(text)
+
+    @classmethod
+    def _parse_text(cls, text: str) -> Via:
         match = _VIA_RE.fullmatch(text)
         if match is None:
             raise ParseError(f"malformed Via {text[:100]!r}")
@@ -125,3 +134,6 @@ class Via:
 
     def __repr__(self) -> str:
         return f"Via({str(self)!r})"
+
+
+_parse_via = memoized(Via._parse_text)

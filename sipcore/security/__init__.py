@@ -2,7 +2,8 @@
 
 * ``SecurityGate`` (``gate``): consulted first for every received message; drops banned
   sources, sources over their request rate (``ratelimit``), known scanners (``scanners``)
-  and credentials naming a locked account, from local state only.
+  and credentials naming a locked account, from local state only; behind a trusted front
+  door (Kamailio) it judges the phone the front door names in ``X-Sipplatform-Source``.
 * ``SecurityService`` (``service``): counts failed authentications per source address and
   per account in a ``CounterStore`` (``store``: in memory, or ``redis_store`` shared by every
   worker), bans by the ``BanPolicy`` (``policy``: growing duration per repeat offence,

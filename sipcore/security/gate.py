@@ -12,11 +12,20 @@ limited: they answer our own requests, and dropping them would fail our own call
 in ``exempt_networks`` (loopback by default: a load balancer on the same machine; add
 trusted providers) are never rate limited or banned; their scanner-looking requests are
 still dropped.
+
+Behind a front door (Kamailio, ``deploy/kamailio``) every request arrives from the front
+door's address; it names the phone's in ``X-Sipplatform-Source: transport:ip:port``.
+``client_address`` believes that header only from ``front_doors`` (and removes it from
+anything else), so bans, rate limits and failure counts apply to the phone, never to the
+front door, which is itself never banned or rate limited. ``client`` gives the whole address
+(transport, IP, port) that the endpoint hands the application as ``handle.client``, so IP
+allow lists and provider matching judge the phone too.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,9 +38,15 @@ from sipcore.security.bans import Ban, Subject, SubjectKind
 from sipcore.security.events import flood_event, scanner_event
 from sipcore.security.ratelimit import TokenBucketLimiter
 from sipcore.security.scanners import KNOWN_SCANNERS, ScannerDetector, ScannerSignature
+from sipcore.transport import Peer
+from sipcore.transport.base import TransportKind
+
+log = logging.getLogger(__name__)
 
 _CREDENTIAL_HEADERS = ("Authorization", "Proxy-Authorization")
-_EXEMPT_CACHE_SIZE = 4096
+_NETWORK_CACHE_SIZE = 4096
+SOURCE_HEADER = "X-Sipplatform-Source"
+"""Where a front door names the address a request came from to it: ``transport:ip:port``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +64,10 @@ class GateConfig:
     """CIDR blocks never rate limited or banned: by default loopback, where a load balancer on
     the same machine (Kamailio in front of several workers) sends everything from; add the
     providers' trunks and any other proxy in front."""
+    front_doors: tuple[str, ...] = ()
+    """CIDR blocks of the front doors (Kamailio) whose ``X-Sipplatform-Source`` names the
+    address to judge; they are never rate limited or banned themselves. Empty: the header is
+    believed from nowhere."""
     signatures: tuple[ScannerSignature, ...] = KNOWN_SCANNERS
 
     def __post_init__(self) -> None:
@@ -56,7 +75,7 @@ class GateConfig:
             raise ValueError("request_rate and notice_interval must be positive")
         if self.request_burst < 1 or self.max_sources < 1:
             raise ValueError("request_burst and max_sources must be at least 1")
-        for network in self.exempt_networks:
+        for network in (*self.exempt_networks, *self.front_doors):
             ipaddress.ip_network(network, strict=False)  # ValueError names the bad block
 
 
@@ -106,15 +125,44 @@ class SecurityGate:
             rate=config.request_rate, burst=config.request_burst, max_sources=config.max_sources
         )
         self._detector = ScannerDetector(config.signatures)
-        self._exempt_networks = tuple(
-            ipaddress.ip_network(n, strict=False) for n in config.exempt_networks
-        )
-        self._exempt_cache: dict[str, bool] = {}
+        self._front_doors = _Networks(config.front_doors)
+        self._exempt = _Networks((*config.exempt_networks, *config.front_doors))
         self._sources: dict[str, float] = {}  # banned source -> until
         self._accounts: dict[str, float] = {}  # locked account (user@realm) -> until
         self._noticed: OrderedDict[tuple[DropReason, str], float] = OrderedDict()
 
     # the hot path ---------------------------------------------------------------------------
+
+    def client_address(self, message: Request | Response, peer: str) -> str:
+        """The address to judge ``message`` on, which came from the IP address ``peer``.
+
+        For a request from a front door, the host its ``X-Sipplatform-Source`` names;
+        otherwise ``peer``. The header is removed where it cannot be believed (not from a
+        front door, repeated, unreadable, or in a response: the front door writes it into
+        requests only and relays responses as they are), so later readers see it only where
+        it is the front door's word.
+        """
+        named = self._named_source(message, peer)
+        return peer if named is None else named.host
+
+    def client(self, request: Request, peer: Peer) -> Peer:
+        """``client_address`` with the transport and port: the whole address of whoever sent
+        ``request`` (which came from ``peer``), as IP allow lists and provider matching need."""
+        named = self._named_source(request, peer.host)
+        return peer if named is None else named
+
+    def _named_source(self, message: Request | Response, peer: str) -> Peer | None:
+        headers = message.headers
+        if SOURCE_HEADER not in headers:
+            return None
+        if isinstance(message, Request) and self._front_doors.contains(peer):
+            values = headers.get_raw(SOURCE_HEADER)
+            named = _source_peer(values[0]) if len(values) == 1 else None
+            if named is not None:
+                return named
+            log.warning("front door %s sent an unreadable %s: %r", peer, SOURCE_HEADER, values)
+        headers.remove(SOURCE_HEADER)
+        return None
 
     def check(self, message: Request | Response, source: str, now: float) -> Decision:
         """Whether to process ``message`` from the IP address ``source``."""
@@ -126,7 +174,7 @@ class SecurityGate:
         return decision
 
     def _check(self, message: Request | Response, source: str, now: float) -> Decision:
-        exempt = bool(self._exempt_networks) and self._is_exempt(source)
+        exempt = self._exempt.contains(source)
         if not exempt:
             until = self._sources.get(source)
             if until is not None:
@@ -189,24 +237,19 @@ class SecurityGate:
             self._noticed.popitem(last=False)
         return True
 
-    def _is_exempt(self, source: str) -> bool:
-        exempt = self._exempt_cache.get(source)
-        if exempt is None:
-            try:
-                address = ipaddress.ip_address(source)
-                exempt = any(address in network for network in self._exempt_networks)
-            except ValueError:
-                exempt = False
-            if len(self._exempt_cache) >= _EXEMPT_CACHE_SIZE:
-                self._exempt_cache.clear()
-            self._exempt_cache[source] = exempt
-        return exempt
-
     # the ban mirror -------------------------------------------------------------------------
 
     def is_exempt(self, source: str) -> bool:
-        """Whether ``source`` is in ``exempt_networks`` (never banned)."""
-        return bool(self._exempt_networks) and self._is_exempt(source)
+        """Whether ``source`` is in ``exempt_networks`` or ``front_doors`` (never banned)."""
+        return self._exempt.contains(source)
+
+    def is_front_door(self, source: str) -> bool:
+        """Whether ``source`` is in ``front_doors`` (its ``X-Sipplatform-Source`` believed)."""
+        return self._front_doors.contains(source)
+
+    def ban_remaining(self, source: str, now: float) -> float:
+        """Seconds until the ban of the address ``source`` ends; 0 when it is not banned."""
+        return max(0.0, self._sources.get(source, now) - now)
 
     def add_ban(self, ban: Ban) -> None:
         """Enforce ``ban`` from now on (until it ends or the next ``replace_bans``)."""
@@ -235,3 +278,42 @@ class SecurityGate:
     @property
     def banned_count(self) -> int:
         return len(self._sources) + len(self._accounts)
+
+
+class _Networks:
+    """Membership of IP addresses in CIDR blocks, remembered per address (the hot path)."""
+
+    def __init__(self, blocks: Iterable[str]) -> None:
+        self._networks = tuple(ipaddress.ip_network(block, strict=False) for block in blocks)
+        self._cache: dict[str, bool] = {}
+
+    def contains(self, source: str) -> bool:
+        if not self._networks:
+            return False
+        inside = self._cache.get(source)
+        if inside is None:
+            try:
+                address = ipaddress.ip_address(source)
+                inside = any(address in network for network in self._networks)
+            except ValueError:
+                inside = False
+            if len(self._cache) >= _NETWORK_CACHE_SIZE:
+                self._cache.clear()
+            self._cache[source] = inside
+        return inside
+
+
+def _source_peer(value: str) -> Peer | None:
+    """The address ``transport:ip:port`` names (an IPv6 address bare or in brackets), or None."""
+    transport, _, rest = value.strip().partition(":")
+    host, _, port = rest.rpartition(":")
+    if not transport.isalpha() or not port.isdigit():
+        return None
+    host = host.removeprefix("[").removesuffix("]")
+    # tls, ws, sctp between the phone and the front door count as tcp (connection-oriented):
+    # the kind is only recorded, nothing is sent to this address (responses go to the door).
+    kind: TransportKind = "udp" if transport.lower() == "udp" else "tcp"
+    try:
+        return Peer(kind, str(ipaddress.ip_address(host)), int(port))
+    except ValueError:
+        return None

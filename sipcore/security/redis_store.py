@@ -11,11 +11,11 @@ TTL; ``{prefix}:bans`` is a sorted set of subject keys scored by the ban's end (
 ``{prefix}:ban-data`` a hash from subject key to the ban as JSON. Ended bans are removed
 whenever the list is read.
 
-``RedisCounterStore`` uses ``redis.asyncio``. ``RedisNonceCounterStore`` implements
-``sipcore.auth.NonceCounterStore``, whose one method is synchronous (``DigestServer.decide``
-calls it inline), so it uses the blocking client with a short timeout: one loopback round
-trip per authenticated request, and on any Redis error it answers "cannot keep", which the
-protocol defines as a refusal (the client is challenged again with ``stale=true``).
+Both use ``redis.asyncio``: use each on one event loop. ``RedisNonceCounterStore`` implements
+``sipcore.auth.NonceCounterStore`` (``DigestServer.decide`` awaits it): one round trip per
+authenticated request, with a short timeout, and on any Redis error it answers "cannot
+keep", which the protocol defines as a refusal (the client is challenged again with
+``stale=true``): replay protection is never skipped because Redis is away.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import redis
 import redis.asyncio
 
+from sipcore.auth.nonce import MemoryNonceCounterStore
+from sipcore.redis_client import pooled_client
 from sipcore.security.bans import Ban, Subject
 
 log = logging.getLogger(__name__)
@@ -110,10 +111,7 @@ class RedisCounterStore:
         cls, url: str, *, prefix: str = DEFAULT_PREFIX, timeout: float = 2.0
     ) -> RedisCounterStore:
         """A store with its own connection pool for ``url`` (``redis://host:6379/0``)."""
-        client = redis.asyncio.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout
-        )
-        return cls(client, prefix=prefix)
+        return cls(pooled_client(url, timeout=timeout), prefix=prefix)
 
     async def count_failure(self, subject: Subject, *, window: float, now: float) -> int:
         key = f"{self.prefix}:fail:{subject.key}"
@@ -156,11 +154,16 @@ class RedisCounterStore:
 class RedisNonceCounterStore:
     """``sipcore.auth.NonceCounterStore`` on Redis: ``SADD`` the nc to the nonce's set, with
     an expiry of ``lifetime`` from the nonce's first use (pass the ``DigestServer``'s
-    ``nonce_lifetime + clock_skew``). Same contract as ``MemoryNonceCounterStore``."""
+    ``nonce_lifetime + clock_skew``). Same contract as ``MemoryNonceCounterStore``.
+
+    While Redis is unreachable the counts go to this worker's own memory instead: refusing
+    every nonce would stop all registrations and calls for as long as Redis is away, whereas
+    the fallback only narrows replay protection to one worker for that time.
+    """
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: redis.asyncio.Redis,
         *,
         lifetime: float,
         prefix: str = DEFAULT_NONCE_PREFIX,
@@ -171,6 +174,8 @@ class RedisNonceCounterStore:
         self.prefix = prefix
         self.max_uses = max_uses
         self._use = client.register_script(_NONCE_USE)
+        self._fallback = MemoryNonceCounterStore(lifetime=lifetime, max_uses=max_uses)
+        self._unreachable = False
 
     @classmethod
     def from_url(
@@ -182,16 +187,23 @@ class RedisNonceCounterStore:
         max_uses: int = 1024,
         timeout: float = 0.5,
     ) -> RedisNonceCounterStore:
-        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        """A store with its own connection pool for ``url`` (``redis://host:6379/0``)."""
+        client = pooled_client(url, timeout=timeout)
         return cls(client, lifetime=lifetime, prefix=prefix, max_uses=max_uses)
 
-    def check_and_record(self, nonce: str, nc: int) -> bool:
+    async def check_and_record(self, nonce: str, nc: int) -> bool:
         key = f"{self.prefix}:{nonce}"
         try:
-            return bool(self._use(keys=[key], args=[nc, _ms(self.lifetime), self.max_uses]))
-        except redis.RedisError:
-            log.warning("nonce store unreachable; refusing nc %s as unrecorded", nc, exc_info=True)
-            return False
+            used = await self._use(keys=[key], args=[nc, _ms(self.lifetime), self.max_uses])
+        except (redis.asyncio.RedisError, OSError) as error:
+            if not self._unreachable:
+                self._unreachable = True
+                log.warning("nonce store unreachable, counting in this worker: %s", error)
+            return await self._fallback.check_and_record(nonce, nc)
+        if self._unreachable:
+            self._unreachable = False
+            log.info("nonce store reachable again")
+        return bool(used)
 
-    def close(self) -> None:
-        self.client.close()
+    async def close(self) -> None:
+        await self.client.aclose()

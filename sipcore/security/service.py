@@ -1,10 +1,12 @@
 """``SecurityService``: the gate, the shared counters and the ban policy working together.
 
 The gate decides per message from local state; this service does the rest, which needs the
-shared ``CounterStore``: it counts failed authentications per source address and per
-account, bans when the policy says so (a scanner's source at once), writes each ban to the
-store so every worker enforces it, reloads the store's bans into the gate (``refresh``; the
-worker calls it every second or so), lifts bans, and publishes ``security.*`` events.
+shared ``CounterStore``: it counts failed authentications per client address and per
+account (it is the ``AuthReport`` the registrar and call admission tell every credential
+check's verdict, ``sipcore.account_auth``), bans when the policy says so (a scanner's source
+at once), writes each ban to the store so every worker enforces it, reloads the store's bans
+into the gate (``refresh``; the worker calls it every second or so), lifts bans, and
+publishes ``security.*`` events.
 
 No asyncio here: the coroutines only await the store, and work the message hook cannot wait
 for (banning a scanner it just saw) is handed to the ``spawn`` callable the worker provides.
@@ -23,7 +25,6 @@ from sipcore.message import Request, Response
 from sipcore.security.bans import Ban, BanReason, Subject, SubjectKind
 from sipcore.security.events import banned_event, unbanned_event
 from sipcore.security.gate import Decision, SecurityGate, Verdict
-from sipcore.security.outcomes import auth_outcome
 from sipcore.security.policy import BanPolicy
 from sipcore.security.store import CounterStore
 
@@ -57,11 +58,14 @@ class SecurityService:
 
     def screen(self, message: Request | Response, source: str, now: float) -> bool:
         """The message hook: True to process ``message`` from ``source``, False to drop it."""
+        return self.judge(message, source, now).verdict is Verdict.ALLOW
+
+    def judge(self, message: Request | Response, source: str, now: float) -> Decision:
+        """``screen`` giving the gate's whole decision (why a message is dropped)."""
         decision = self.gate.check(message, source, now)
-        if decision.verdict is Verdict.ALLOW:
-            return True
-        self._follow_up(decision, source, now)
-        return False
+        if decision.verdict is not Verdict.ALLOW:
+            self._follow_up(decision, source, now)
+        return decision
 
     def _follow_up(self, decision: Decision, source: str, now: float) -> None:
         if decision.event is not None:
@@ -73,16 +77,16 @@ class SecurityService:
                 )
             )
 
-    def observe(self, request: Request, response: Response, source: str, now: float) -> None:
-        """The response hook: count the authentication outcome ``response`` carries for
-        ``request`` from ``source`` (see ``sipcore.security.outcomes``)."""
-        outcome = auth_outcome(request, response)
-        if outcome is None:
-            return
-        if outcome.failed:
-            self._spawn(self.auth_failed(source, outcome.account, now))
-        elif outcome.account is not None:
-            self._spawn(self.auth_succeeded(outcome.account))
+    def credentials_failed(self, client: str, username: str | None, realm: str, now: float) -> None:
+        """``AuthReport``: credentials from ``client`` claiming ``username`` in ``realm``
+        failed; counted in the background (the answer to the request does not wait)."""
+        self._spawn(self.auth_failed(client, _account(username, realm), now))
+
+    def credentials_proved(self, username: str, realm: str) -> None:
+        """``AuthReport``: the account's password was right; its failures are forgotten."""
+        account = _account(username, realm)
+        if account is not None:
+            self._spawn(self.auth_succeeded(account))
 
     async def auth_failed(self, source: str, account: Subject | None, now: float) -> list[Ban]:
         """Count a failed authentication from ``source`` claiming ``account``; the bans it
@@ -199,3 +203,14 @@ class SecurityService:
                 self.events.publish(
                     unbanned_event(subject, how="expired", now=now, worker_id=self.worker_id)
                 )
+
+
+def _account(username: str | None, realm: str) -> Subject | None:
+    """The account ``username`` names; None when no account could have that name (empty,
+    spaces, too long): then only the client's address counts."""
+    if username is None:
+        return None
+    try:
+        return Subject.account(username, realm)
+    except ValueError:
+        return None

@@ -20,17 +20,18 @@ from sipcore.message import Request, new_tag
 CLUSTER_TEST_DATABASE = 11
 
 
-def cluster_redis_url() -> str:
+def cluster_redis_url(database: int = CLUSTER_TEST_DATABASE) -> str:
     url = os.environ.get("TEST_REDIS_URL", "")
     if not url:
         pytest.skip("TEST_REDIS_URL is not set: no test Redis (make test sets it when Redis runs)")
-    return urlunsplit(urlsplit(url)._replace(path=f"/{CLUSTER_TEST_DATABASE}"))
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
 @asynccontextmanager
-async def flushed_redis() -> AsyncIterator[Redis]:
-    """A client of the cluster tests' database, empty at the start and at the end."""
-    url = cluster_redis_url()
+async def flushed_redis(database: int = CLUSTER_TEST_DATABASE) -> AsyncIterator[Redis]:
+    """A client of the cluster tests' database (or ``database``), empty at the start and at
+    the end."""
+    url = cluster_redis_url(database)
     client = Redis.from_url(url, socket_connect_timeout=2)
     try:
         await client.flushdb()

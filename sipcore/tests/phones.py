@@ -6,7 +6,8 @@ requests, and records every request it gets. With ``users`` set it acts as a pro
 challenges REGISTER (401) and INVITE (407) for those accounts and keeps what registered.
 ``running_world`` starts a SipWorker on a MemoryDirectory (UDP and TCP on port 0) and hands
 back a ``World`` that adds accounts and phones. ``Baresip`` and ``Linphone`` run the real
-phones (PEERS.md) under test control.
+phones (PEERS.md) under test control; traced, they show the SIP messages they exchanged and
+the session descriptions they hold (``TracedPhone``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import asyncio
 import contextlib
 import json
 import os
+import pty
+import re
 import shutil
 import time
+import tty
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -72,6 +76,11 @@ class PhoneCall:
     acked: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Future[None] | None = None
     ack: Request | None = None
+    remote_sdp: bytes = b""
+    """The session description the other side last gave this phone (offer or answer): with
+    ``local_sdp``, who this phone talks to."""
+    local_sdp: bytes = b""
+    """The session description this phone last gave the other side."""
 
     async def bye(self) -> Response:
         return await self.request("BYE")
@@ -96,6 +105,8 @@ class PhoneCall:
                 request.cseq.seq, body=answer, content_type="application/sdp" if answer else None
             )
             await self.phone.endpoint.send_stateless(ack, self.peer)
+            self.local_sdp = body or answer or self.local_sdp
+            self.remote_sdp = response.body or self.remote_sdp
         if method == "BYE":
             self.ended.set()
         return response
@@ -114,6 +125,7 @@ class PhoneCall:
         self.dialog = Dialog.uas(self.invite, response, config=self.phone.endpoint.config.timers)
         self.handle.respond(response)
         self.final = response
+        self.remote_sdp, self.local_sdp = self.invite.body, response.body
         self.answered.set()
 
 
@@ -136,6 +148,9 @@ class Phone:
         """Answer CANCEL with 200 but keep ringing, so a later answer crosses the CANCEL."""
         self.ring_delay = 0.02
         self.answer_body = sdp(f"answer-{user}")
+        self.reinvite_statuses: list[int] = []
+        """Failures (491, 488, ...) to answer the next in-dialogue re-INVITEs with, one each,
+        before answering them 200 again."""
         self.calls: list[PhoneCall] = []
         self.incoming: asyncio.Queue[PhoneCall] = asyncio.Queue()
         self.requests: list[Request] = []
@@ -278,6 +293,7 @@ class Phone:
                 content_type="application/sdp" if answer else None,
             )
             await self.endpoint.send_stateless(ack, call.peer)
+            call.local_sdp, call.remote_sdp = call.invite.body or answer, response.body
             call.answered.set()
         else:
             call.ended.set()
@@ -296,10 +312,11 @@ class Phone:
             call = self._find(request)
             if call is not None:
                 call.ack = request
+                call.remote_sdp = request.body or call.remote_sdp
                 call.acked.set()
             return
         if method == "REGISTER":
-            self._registrar(request, handle)
+            await self._registrar(request, handle)
         elif method == "CANCEL":
             self._cancel(request, handle)
         elif request.to_addr.tag:
@@ -310,7 +327,7 @@ class Phone:
             handle.reply(200)
 
     async def _invite(self, request: Request, handle: ServerTransactionHandle) -> None:
-        if self.users and not self._authorised(request, handle, "Proxy-Authorization", 407):
+        if self.users and not await self._authorised(request, handle, "Proxy-Authorization", 407):
             return
         call = PhoneCall(phone=self, peer=handle.source, invite=request, handle=handle)
         call.to_tag = new_tag()
@@ -340,12 +357,16 @@ class Phone:
         if request.method == "BYE":
             handle.reply(200)
             call.ended.set()
+        elif request.method == "INVITE" and self.reinvite_statuses:
+            handle.reply(self.reinvite_statuses.pop(0))
         elif request.method == "INVITE":
             response = make_response(request, 200)
             response.headers.add("Contact", self.contact)
             response.headers.add("Content-Type", "application/sdp")
             response.body = self.answer_body
             handle.respond(response)
+            call.remote_sdp = request.body or call.remote_sdp
+            call.local_sdp = self.answer_body
         else:
             handle.reply(200)
 
@@ -366,18 +387,18 @@ class Phone:
 
     # provider role -------------------------------------------------------------------------
 
-    def _registrar(self, request: Request, handle: ServerTransactionHandle) -> None:
-        if not self._authorised(request, handle, "Authorization", 401):
+    async def _registrar(self, request: Request, handle: ServerTransactionHandle) -> None:
+        if not await self._authorised(request, handle, "Authorization", 401):
             return
         self.registered.append(request)
         expires = request.expires if request.expires is not None else 600
         contacts = [("Contact", f"{contact};expires={expires}") for contact in request.contacts]
         handle.reply(200, headers=contacts)
 
-    def _authorised(
+    async def _authorised(
         self, request: Request, handle: ServerTransactionHandle, header: str, status: int
     ) -> bool:
-        outcome = self._digest.verify(
+        outcome = await self._digest.verify(
             request.headers.get_all(header),
             method=request.method,
             uri=str(request.uri),
@@ -447,11 +468,19 @@ class World:
 
 
 @contextlib.asynccontextmanager
-async def running_world(*, domain: str = DOMAIN, **config: object) -> AsyncIterator[World]:
-    """A started SipWorker serving ``domain`` (``config``: WorkerConfig fields to change)."""
-    directory = MemoryDirectory()
-    directory.add_domain(domain)
-    events = MemoryEventSink()
+async def running_world(
+    *,
+    domain: str = DOMAIN,
+    directory: MemoryDirectory | None = None,
+    events: MemoryEventSink | None = None,
+    **config: object,
+) -> AsyncIterator[World]:
+    """A started SipWorker serving ``domain`` (``config``: WorkerConfig fields to change);
+    workers of one platform share a ``directory`` and ``events``."""
+    if directory is None:
+        directory = MemoryDirectory()
+        directory.add_domain(domain)
+    events = MemoryEventSink() if events is None else events
     settings: dict[str, object] = {
         "worker_id": "test-worker",
         "default_domain": domain,
@@ -489,7 +518,253 @@ def write_tone(path: Path, seconds: float = 1.0) -> None:
         output.writeframes(b"\x00\x00" * int(8000 * seconds))
 
 
-class Baresip:
+_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3} ")
+_TRACED = re.compile(r"(message sent to|received \[\d+\] new bytes from) \[(\w+)://([^\]]+)\]")
+_AUDIO = re.compile(r"^m=audio (\d+) ", re.MULTILINE)
+_BARESIP_ROUTE = re.compile(r"^(UDP|TCP|TLS) (\S+) -> (\S+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class TracedMessage:
+    """One SIP message a real phone sent or received, as its debug log shows it."""
+
+    sent: bool
+    peer: str
+    start_line: str
+    headers: tuple[tuple[str, str], ...]
+    body: str
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)
+
+    @property
+    def is_request(self) -> bool:
+        return not self.start_line.startswith("SIP/2.0 ")
+
+    @property
+    def method(self) -> str:
+        """The request's method, or the method its CSeq names for a response."""
+        if self.is_request:
+            return self.start_line.split(" ", 1)[0]
+        return (self.header("CSeq") or " ").split()[-1]
+
+    @property
+    def status(self) -> int | None:
+        return None if self.is_request else int(self.start_line.split()[1])
+
+    @property
+    def call_id(self) -> str:
+        return self.header("Call-ID") or self.header("i") or ""
+
+    @property
+    def audio_port(self) -> int | None:
+        """The port of the SDP's audio stream, when the message carries SDP."""
+        match = _AUDIO.search(self.body)
+        return int(match[1]) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class TracedDialogue:
+    """An INVITE dialogue of a real phone as its trace shows it: the audio port it offered or
+    answered last (``local``), the one the other side gave last (``remote``), whether a 2xx
+    answered it and whether a BYE ended it."""
+
+    call_id: str
+    local: int | None
+    remote: int | None
+    confirmed: bool
+    ended: bool
+
+
+class SipTraceReader:
+    """Reads a liblinphone debug log (``-d 6``) as it is written, keeping only its SIP
+    messages: a line ``... message sent to [UDP://host:port] ...`` or ``... received [N] new
+    bytes from [UDP://host:port]:`` starts one, the next time-stamped line ends it."""
+
+    def __init__(self) -> None:
+        self.messages: list[TracedMessage] = []
+        self._partial = ""
+        self._block: list[str] | None = None
+        self._header: re.Match[str] | None = None
+
+    def feed(self, text: str) -> None:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self._line(line.rstrip("\r"))
+
+    def _line(self, line: str) -> None:
+        if not _LOG_LINE.match(line):
+            if self._block is not None:
+                self._block.append(line)
+            return
+        self._finish()
+        found = _TRACED.search(line)
+        if found is not None:
+            self._header, self._block = found, []
+
+    def _finish(self) -> None:
+        block, found = self._block, self._header
+        self._block = self._header = None
+        if block is None or found is None:
+            return
+        message = _message(found[1] == "message sent to", found[3], block)
+        if message is not None:
+            self.messages.append(message)
+
+
+def read_sip_trace(text: str) -> list[TracedMessage]:
+    """The SIP messages in a complete liblinphone debug log, in order."""
+    reader = SipTraceReader()
+    reader.feed(text + "\n0000-00-00 00:00:00:000 end\n")
+    return reader.messages
+
+
+def _message(sent: bool, peer: str, block: list[str]) -> TracedMessage | None:
+    """A message from its logged lines (start line, headers, blank line, body)."""
+    if not block or not block[0].strip():
+        return None
+    blank = block.index("") if "" in block else len(block)
+    headers = tuple(
+        (name.strip(), value.strip())
+        for name, _, value in (line.partition(":") for line in block[1:blank])
+    )
+    body = "\n".join(block[blank + 1 :]).strip()
+    return TracedMessage(sent, peer, block[0].strip(), headers, body)
+
+
+class BaresipTraceReader:
+    """Reads baresip's ``-s`` output as it is written: each SIP message is framed by an
+    ANSI-coloured ``#`` line, a ``UDP from -> to`` line, and a colour reset. ``sip_port``
+    tells the messages it sent from those it received."""
+
+    def __init__(self, sip_port: int) -> None:
+        self.sip_port = sip_port
+        self.messages: list[TracedMessage] = []
+        self._partial = ""
+        self._framed = False
+        self._route: re.Match[str] | None = None
+        self._block: list[str] = []
+
+    def feed(self, text: str) -> None:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self._line(line.rstrip("\r"))
+
+    def _line(self, line: str) -> None:
+        if self._route is not None:
+            if line.startswith("\x1b["):
+                sent = self._route[2].rsplit(":", 1)[-1] == str(self.sip_port)
+                message = _message(sent, self._route[3], self._block)
+                if message is not None:
+                    self.messages.append(message)
+                self._route, self._block = None, []
+            else:
+                self._block.append(line)
+            return
+        route = _BARESIP_ROUTE.match(line) if self._framed else None
+        self._framed = line.endswith("#")
+        if route is not None:
+            self._route = route
+
+
+def traced_dialogues(messages: list[TracedMessage]) -> list[TracedDialogue]:
+    """Each INVITE dialogue in ``messages``, in the order they began."""
+    calls: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        if message.method not in ("INVITE", "ACK", "BYE") or not message.call_id:
+            continue
+        state = calls.setdefault(
+            message.call_id,
+            {"local": None, "remote": None, "confirmed": False, "ended": False},
+        )
+        if message.method == "BYE":
+            state["ended"] = True
+        if message.method == "INVITE" and 200 <= (message.status or 0) < 300:
+            state["confirmed"] = True
+        if message.audio_port is not None:
+            state["local" if message.sent else "remote"] = message.audio_port
+    return [TracedDialogue(call_id, **state) for call_id, state in calls.items()]
+
+
+class PtyCapture:
+    """A pseudo-terminal a real phone writes its log to, read here as it is written (on a
+    terminal stdio buffers by line; a file or pipe would hold back kilobytes). What arrives
+    goes to ``feed`` and is copied to ``copy`` (to read after a failing run)."""
+
+    def __init__(self, feed: Callable[[str], None], copy: Path) -> None:
+        self._feed = feed
+        self._copy = copy.open("ab")
+        self.master, self.slave = pty.openpty()
+        tty.setraw(self.slave)
+        os.set_blocking(self.master, False)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self.master, self._readable)
+        self.path = os.ttyname(self.slave)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.master, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._loop.remove_reader(self.master)
+            return
+        self._copy.write(data)
+        self._feed(data.decode(errors="replace"))
+
+    def close(self) -> None:
+        self._loop.remove_reader(self.master)
+        for fd in (self.master, self.slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._copy.close()
+
+
+class TracedPhone:
+    """What a real phone's SIP trace tells: its messages, its dialogues, the NOTIFYs it got."""
+
+    _trace: SipTraceReader | BaresipTraceReader
+
+    def sip_messages(self) -> list[TracedMessage]:
+        """Every SIP message sent or received so far (needs ``trace``)."""
+        return list(self._trace.messages)
+
+    def dialogues(self) -> list[TracedDialogue]:
+        """Each INVITE dialogue the trace shows, in the order they began."""
+        return traced_dialogues(self.sip_messages())
+
+    def live_dialogues(self) -> list[TracedDialogue]:
+        """The dialogues answered and not ended by a BYE."""
+        return [d for d in self.dialogues() if d.confirmed and not d.ended]
+
+    def notifies(self) -> list[TracedMessage]:
+        """The NOTIFY requests the phone received (a transferor's view of its transfer),
+        each once however often it was retransmitted."""
+        return _once(
+            m for m in self.sip_messages() if not m.sent and m.is_request and m.method == "NOTIFY"
+        )
+
+    def responses(self, method: str) -> list[TracedMessage]:
+        """The final responses the phone received to its ``method`` requests, each once."""
+        return _once(
+            m
+            for m in self.sip_messages()
+            if not m.sent and (m.status or 0) >= 200 and m.method == method
+        )
+
+
+def _once(messages: Iterable[TracedMessage]) -> list[TracedMessage]:
+    """``messages`` without retransmissions: one per Call-ID and CSeq."""
+    seen: dict[tuple[str, str], TracedMessage] = {}
+    for message in messages:
+        seen.setdefault((message.call_id, message.header("CSeq") or ""), message)
+    return list(seen.values())
+
+
+class Baresip(TracedPhone):
     """A baresip process with its own config directory, driven over ctrl_tcp (PEERS.md)."""
 
     def __init__(self, directory: Path, sip_port: int, ctrl_port: int, rtp_ports: str) -> None:
@@ -497,6 +772,8 @@ class Baresip:
         self.sip_port = sip_port
         self.ctrl_port = ctrl_port
         self.rtp_ports = rtp_ports
+        self._trace = BaresipTraceReader(sip_port)
+        self._capture: PtyCapture | None = None
         self.process: asyncio.subprocess.Process | None = None
         self.events: list[dict[str, Any]] = []
         self._reader: asyncio.StreamReader | None = None
@@ -509,9 +786,11 @@ class Baresip:
     def available() -> bool:
         return shutil.which("baresip") is not None
 
-    def configure(self, account_line: str) -> None:
+    def configure(self, account_line: str, *, tone_seconds: float = 1.0) -> None:
+        """Config and accounts files; baresip hangs up when its audio file ends, so a test
+        whose calls must last gives ``tone_seconds`` to match."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        write_tone(self.directory / "silence.wav")
+        write_tone(self.directory / "silence.wav", tone_seconds)
         config = [
             f"module_path {MODULE_PATH}",
             f"sip_listen 127.0.0.1:{self.sip_port}",
@@ -532,21 +811,25 @@ class Baresip:
         (self.directory / "config").write_text("\n".join(config) + "\n")
         (self.directory / "accounts").write_text(account_line + "\n")
 
-    async def start(self, *, sip_trace: Path | None = None) -> None:
+    async def start(self, *, sip_trace: Path | None = None, trace: bool = False) -> None:
         """Start baresip and connect to its control port; ``sip_trace`` keeps its output with
-        every SIP message (``-s``), for reading after a failing run."""
-        trace = [] if sip_trace is None else ["-s"]
+        every SIP message (``-s``), for reading after a failing run; ``trace`` reads those
+        messages as they are printed (``sip_messages``, ``dialogues``; copied to
+        ``sip.log`` in its directory)."""
+        if trace:
+            self._capture = PtyCapture(self._trace.feed, self.directory / "sip.log")
+        printing = [] if sip_trace is None and not trace else ["-s"]
         with contextlib.ExitStack() as files:
-            output = (
-                asyncio.subprocess.DEVNULL
-                if sip_trace is None
-                else files.enter_context(sip_trace.open("wb"))
-            )
+            output: Any = asyncio.subprocess.DEVNULL
+            if self._capture is not None:
+                output = self._capture.slave
+            elif sip_trace is not None:
+                output = files.enter_context(sip_trace.open("wb"))
             self.process = await asyncio.create_subprocess_exec(
                 "baresip",
                 "-f",
                 str(self.directory),
-                *trace,
+                *printing,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=output,
                 stderr=asyncio.subprocess.STDOUT,
@@ -617,15 +900,33 @@ class Baresip:
             except TimeoutError:
                 process.kill()
                 await process.wait()
+        if self._capture is not None:
+            self._capture.close()
+            self._capture = None
 
 
-class Linphone:
-    """A linphonec process (``-a``: answers calls itself) driven through its stdin/stdout."""
+class Linphone(TracedPhone):
+    """A linphonec process driven through its stdin/stdout; it answers calls itself unless
+    ``auto_answer`` is False (then ``answer``). With ``trace`` it logs every SIP message
+    (``-d 6 -l``), which ``sip_messages`` and ``dialogues`` read back: the session
+    descriptions the phone really holds."""
 
-    def __init__(self, home: Path, sip_port: int, rtp_port: int) -> None:
+    def __init__(
+        self,
+        home: Path,
+        sip_port: int,
+        rtp_port: int,
+        *,
+        auto_answer: bool = True,
+        trace: bool = False,
+    ) -> None:
         self.home = home
         self.sip_port = sip_port
         self.rtp_port = rtp_port
+        self.auto_answer = auto_answer
+        self.trace = trace
+        self._trace = SipTraceReader()
+        self._capture: PtyCapture | None = None
         self.process: asyncio.subprocess.Process | None = None
         self.lines: list[str] = []
         self._line_arrived = asyncio.Event()
@@ -677,19 +978,33 @@ display=0
         )
 
     async def start(self) -> None:
+        answering = ["-a"] if self.auto_answer else []
+        logging = ["-d", "0"]
+        if self.trace:
+            self._capture = PtyCapture(self._trace.feed, self.log_path)
+            logging = ["-d", "6", "-l", self._capture.path]
         self.process = await asyncio.create_subprocess_exec(
             "linphonec",
             "-c",
             str(self.home / "linphonerc"),
-            "-a",
-            "-d",
-            "0",
+            *answering,
+            *logging,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=dict(os.environ, HOME=str(self.home)),
         )
         self._pump = asyncio.ensure_future(self._read())
+
+    @property
+    def log_path(self) -> Path:
+        """Where the debug log is copied as it arrives (to read after a failing run)."""
+        return self.home / "sip.log"
+
+    def _close_trace(self) -> None:
+        if self._capture is not None:
+            self._capture.close()
+            self._capture = None
 
     async def command(self, line: str) -> None:
         assert self.process is not None and self.process.stdin is not None
@@ -730,3 +1045,4 @@ display=0
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
+        self._close_trace()

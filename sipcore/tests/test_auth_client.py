@@ -137,21 +137,21 @@ def test_single_string_instead_of_a_list_is_a_caller_error() -> None:
         client().authorize(challenge(), method="REGISTER", uri=URI)
 
 
-def test_expired_nonce_flow_recovers_without_a_password_failure() -> None:
+async def test_expired_nonce_flow_recovers_without_a_password_failure() -> None:
     server = DigestServer(secret=b"shared-worker-secret-0123456789")
     acme = client()
 
     def lookup(username: str, realm: str, algorithm: str) -> str:
         return ha1(username, realm, "s3cret", algorithm)
 
-    def verify(authorization: str, now: float):
-        return server.verify(
+    async def verify(authorization: str, now: float):
+        return await server.verify(
             [authorization], method="REGISTER", uri=URI, realm=REALM, lookup=lookup, now=now
         )
 
     first = acme.authorize(server.challenge(REALM, now=T0), method="REGISTER", uri=URI)
-    assert isinstance(verify(first, T0 + 1), Accepted)
-    late = verify(acme.reauthorize(method="REGISTER", uri=URI), T0 + 600)
+    assert isinstance(await verify(first, T0 + 1), Accepted)
+    late = await verify(acme.reauthorize(method="REGISTER", uri=URI), T0 + 600)
     assert late.stale
     retry = acme.authorize(
         server.challenge(REALM, now=T0 + 600, stale=late.stale),
@@ -159,4 +159,4 @@ def test_expired_nonce_flow_recovers_without_a_password_failure() -> None:
         uri=URI,
         credentials_sent=True,
     )
-    assert isinstance(verify(retry, T0 + 601), Accepted)
+    assert isinstance(await verify(retry, T0 + 601), Accepted)

@@ -47,41 +47,41 @@ def store(clock: FakeClock, **kwargs) -> MemoryNonceCounterStore:
     return MemoryNonceCounterStore(**{"lifetime": 300.0, "clock": clock, **kwargs})
 
 
-def test_each_nc_is_accepted_once_in_any_order() -> None:
+async def test_each_nc_is_accepted_once_in_any_order() -> None:
     counters = store(FakeClock())
-    assert [counters.check_and_record("n", nc) for nc in (2, 1, 3, 2, 1)] == [
+    assert [await counters.check_and_record("n", nc) for nc in (2, 1, 3, 2, 1)] == [
         True,
         True,
         True,
         False,
         False,
     ]
-    assert counters.check_and_record("other", 1)
+    assert await counters.check_and_record("other", 1)
 
 
-def test_entries_expire_after_the_lifetime() -> None:
+async def test_entries_expire_after_the_lifetime() -> None:
     clock = FakeClock()
     counters = store(clock)
-    counters.check_and_record("n", 1)
+    await counters.check_and_record("n", 1)
     clock.now = 299.0
-    assert not counters.check_and_record("n", 1)
+    assert not await counters.check_and_record("n", 1)
     clock.now = 300.0
     assert len(counters) == 1
-    assert counters.check_and_record("m", 1)
+    assert await counters.check_and_record("m", 1)
     assert len(counters) == 1
 
 
-def test_size_is_bounded_by_dropping_the_oldest() -> None:
+async def test_size_is_bounded_by_dropping_the_oldest() -> None:
     counters = store(FakeClock(), max_nonces=3)
     for nonce in "abcd":
-        counters.check_and_record(nonce, 1)
+        await counters.check_and_record(nonce, 1)
     assert len(counters) == 3
-    assert counters.check_and_record("a", 1)
-    assert not counters.check_and_record("d", 1)
+    assert await counters.check_and_record("a", 1)
+    assert not await counters.check_and_record("d", 1)
 
 
-def test_a_nonce_used_too_often_is_refused() -> None:
+async def test_a_nonce_used_too_often_is_refused() -> None:
     counters = store(FakeClock(), max_uses=2)
-    assert counters.check_and_record("n", 1)
-    assert counters.check_and_record("n", 2)
-    assert not counters.check_and_record("n", 3)
+    assert await counters.check_and_record("n", 1)
+    assert await counters.check_and_record("n", 2)
+    assert not await counters.check_and_record("n", 3)

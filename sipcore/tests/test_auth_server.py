@@ -56,9 +56,9 @@ def answer(
     return client.authorize(challenges, method=method, uri=uri)
 
 
-def verify(server: DigestServer, authorization: list[str], *, now: float = T0 + 1, **kwargs):
+async def verify(server: DigestServer, authorization: list[str], *, now: float = T0 + 1, **kwargs):
     arguments = {"method": "REGISTER", "uri": URI, "realm": REALM, "lookup": lookup, **kwargs}
-    return server.verify(authorization, now=now, **arguments)
+    return await server.verify(authorization, now=now, **arguments)
 
 
 def parsed(values: list[str]):
@@ -83,35 +83,35 @@ def test_each_challenge_has_a_fresh_nonce(server) -> None:
 
 
 @pytest.mark.parametrize("algorithm", ["MD5", "SHA-256"])
-def test_round_trip_accepted(algorithm: str) -> None:
+async def test_round_trip_accepted(algorithm: str) -> None:
     server = DigestServer(secret=SECRET, algorithms=[algorithm])
     authorization = answer(server.challenge(REALM, now=T0))
     assert parse_credentials(authorization).algorithm == algorithm
-    assert verify(server, [authorization]) == Accepted(
+    assert await verify(server, [authorization]) == Accepted(
         username="alice", realm=REALM, algorithm=algorithm
     )
 
 
-def test_client_answers_sha256_when_both_are_offered(server) -> None:
-    result = verify(server, [answer(server.challenge(REALM, now=T0))])
+async def test_client_answers_sha256_when_both_are_offered(server) -> None:
+    result = await verify(server, [answer(server.challenge(REALM, now=T0))])
     assert result == Accepted(username="alice", realm=REALM, algorithm="SHA-256")
 
 
-def test_wrong_password_rejected(server) -> None:
-    result = verify(server, [answer(server.challenge(REALM, now=T0), password="guess")])
+async def test_wrong_password_rejected(server) -> None:
+    result = await verify(server, [answer(server.challenge(REALM, now=T0), password="guess")])
     assert result == Rejected(reason=RejectReason.BAD_CREDENTIALS, stale=False, username="alice")
     assert result.is_failure
 
 
-def test_unknown_user_rejected_exactly_like_a_wrong_password(server) -> None:
+async def test_unknown_user_rejected_exactly_like_a_wrong_password(server) -> None:
     challenges = server.challenge(REALM, now=T0)
-    unknown = verify(server, [answer(challenges, username="mallory", password="x")])
-    wrong = verify(server, [answer(challenges, username="alice", password="x")])
+    unknown = await verify(server, [answer(challenges, username="mallory", password="x")])
+    wrong = await verify(server, [answer(challenges, username="alice", password="x")])
     assert unknown == Rejected(reason=RejectReason.BAD_CREDENTIALS, username="mallory")
     assert dataclasses.replace(unknown, username="alice") == wrong
 
 
-def test_unknown_user_costs_the_same_hashing_as_a_known_one(server, monkeypatch) -> None:
+async def test_unknown_user_costs_the_same_hashing_as_a_known_one(server, monkeypatch) -> None:
     calls: list[str] = []
     real_new = hashlib.new
 
@@ -133,14 +133,14 @@ def test_unknown_user_costs_the_same_hashing_as_a_known_one(server, monkeypatch)
         attempts[username] = attempt
     known_ha1 = lookup("alice", REALM, "SHA-256")
     monkeypatch.setattr(hashlib, "new", counting_new)
-    server.decide(attempts["alice"], known_ha1)
+    await server.decide(attempts["alice"], known_ha1)
     known_calls = list(calls)
     calls.clear()
-    server.decide(attempts["mallory"], None)
+    await server.decide(attempts["mallory"], None)
     assert calls == known_calls
 
 
-def test_two_step_verification_for_async_lookups(server) -> None:
+async def test_two_step_verification_for_async_lookups(server) -> None:
     attempt = server.examine(
         [answer(server.challenge(REALM, now=T0))],
         method="REGISTER",
@@ -150,65 +150,65 @@ def test_two_step_verification_for_async_lookups(server) -> None:
     )
     assert isinstance(attempt, DigestAttempt)
     assert (attempt.username, attempt.realm, attempt.algorithm) == ("alice", REALM, "SHA-256")
-    assert server.decide(attempt, lookup("alice", REALM, "SHA-256")) == Accepted(
+    assert await server.decide(attempt, lookup("alice", REALM, "SHA-256")) == Accepted(
         username="alice", realm=REALM, algorithm="SHA-256"
     )
 
 
-def test_expired_nonce_with_right_credentials_is_stale(server) -> None:
+async def test_expired_nonce_with_right_credentials_is_stale(server) -> None:
     authorization = answer(server.challenge(REALM, now=T0))
-    result = verify(server, [authorization], now=T0 + 301)
+    result = await verify(server, [authorization], now=T0 + 301)
     assert result == Rejected(reason=RejectReason.NONCE_EXPIRED, stale=True, username="alice")
     assert not result.is_failure
 
 
-def test_expired_nonce_with_wrong_password_is_not_stale(server) -> None:
+async def test_expired_nonce_with_wrong_password_is_not_stale(server) -> None:
     authorization = answer(server.challenge(REALM, now=T0), password="guess")
-    result = verify(server, [authorization], now=T0 + 301)
+    result = await verify(server, [authorization], now=T0 + 301)
     assert result == Rejected(reason=RejectReason.BAD_CREDENTIALS, username="alice")
 
 
-def test_nonce_lifetime_is_configurable() -> None:
+async def test_nonce_lifetime_is_configurable() -> None:
     server = DigestServer(secret=SECRET, nonce_lifetime=30.0)
     authorization = answer(server.challenge(REALM, now=T0))
-    assert verify(server, [authorization], now=T0 + 31).reason is RejectReason.NONCE_EXPIRED
+    assert (await verify(server, [authorization], now=T0 + 31)).reason is RejectReason.NONCE_EXPIRED
 
 
-def test_nonce_from_the_future_beyond_clock_skew_is_stale(server) -> None:
+async def test_nonce_from_the_future_beyond_clock_skew_is_stale(server) -> None:
     authorization = answer(server.challenge(REALM, now=T0 + 60))
-    result = verify(server, [authorization], now=T0)
+    result = await verify(server, [authorization], now=T0)
     assert (result.reason, result.stale) == (RejectReason.NONCE_EXPIRED, True)
 
 
-def test_replayed_nc_refused(server) -> None:
+async def test_replayed_nc_refused(server) -> None:
     authorization = answer(server.challenge(REALM, now=T0))
-    assert isinstance(verify(server, [authorization]), Accepted)
-    replay = verify(server, [authorization], now=T0 + 2)
+    assert isinstance(await verify(server, [authorization]), Accepted)
+    replay = await verify(server, [authorization], now=T0 + 2)
     assert replay == Rejected(reason=RejectReason.NC_REPLAY, stale=True, username="alice")
 
 
-def test_the_injected_counter_store_records_the_use() -> None:
+async def test_the_injected_counter_store_records_the_use() -> None:
     counters = MemoryNonceCounterStore(lifetime=305.0, clock=FakeClock())
     server = DigestServer(secret=SECRET, counter_store=counters)
     authorization = answer(server.challenge(REALM, now=T0))
-    assert isinstance(verify(server, [authorization]), Accepted)
-    assert not counters.check_and_record(parse_credentials(authorization).nonce, 1)
+    assert isinstance(await verify(server, [authorization]), Accepted)
+    assert not await counters.check_and_record(parse_credentials(authorization).nonce, 1)
 
 
-def test_next_nc_on_the_same_nonce_accepted(server) -> None:
+async def test_next_nc_on_the_same_nonce_accepted(server) -> None:
     client = DigestClient(username="alice", password="wonderland")
     first = client.authorize(server.challenge(REALM, now=T0), method="REGISTER", uri=URI)
     second = client.reauthorize(method="REGISTER", uri=URI)
-    assert isinstance(verify(server, [second]), Accepted)
-    assert isinstance(verify(server, [first]), Accepted)
+    assert isinstance(await verify(server, [second]), Accepted)
+    assert isinstance(await verify(server, [first]), Accepted)
     assert parse_credentials(second).nc == 2
 
 
-def test_wrong_response_does_not_burn_the_nc(server) -> None:
+async def test_wrong_response_does_not_burn_the_nc(server) -> None:
     challenges = server.challenge(REALM, now=T0)
     forged = answer(challenges, password="guess")
-    assert verify(server, [forged]).reason is RejectReason.BAD_CREDENTIALS
-    assert isinstance(verify(server, [answer(challenges)]), Accepted)
+    assert (await verify(server, [forged])).reason is RejectReason.BAD_CREDENTIALS
+    assert isinstance(await verify(server, [answer(challenges)]), Accepted)
 
 
 def tamper(nonce: str) -> str:
@@ -216,67 +216,67 @@ def tamper(nonce: str) -> str:
     return nonce[:20] + flipped + nonce[21:]
 
 
-def test_tampered_nonce_refused(server) -> None:
+async def test_tampered_nonce_refused(server) -> None:
     challenges = [
         str(dataclasses.replace(c, nonce=tamper(c.nonce)))
         for c in parsed(server.challenge(REALM, now=T0))
     ]
-    result = verify(server, [answer(challenges)])
+    result = await verify(server, [answer(challenges)])
     assert result == Rejected(reason=RejectReason.NONCE_INVALID, username="alice")
     assert result.is_failure
 
 
 @pytest.mark.parametrize("nonce", ["", "short", "x" * 64, "!" * 64, "A" * 200])
-def test_garbage_nonce_refused(server, nonce: str) -> None:
+async def test_garbage_nonce_refused(server, nonce: str) -> None:
     challenge = f'Digest realm="{REALM}", nonce="{nonce}", qop="auth", algorithm=SHA-256'
-    assert verify(server, [answer([challenge])]).reason is RejectReason.NONCE_INVALID
+    assert (await verify(server, [answer([challenge])])).reason is RejectReason.NONCE_INVALID
 
 
-def test_nonce_from_another_secret_refused(server) -> None:
+async def test_nonce_from_another_secret_refused(server) -> None:
     other = DigestServer(secret=b"another-secret-entirely-0123456")
-    result = verify(server, [answer(other.challenge(REALM, now=T0))])
+    result = await verify(server, [answer(other.challenge(REALM, now=T0))])
     assert result.reason is RejectReason.NONCE_INVALID
 
 
-def test_nonce_for_another_realm_refused(server) -> None:
+async def test_nonce_for_another_realm_refused(server) -> None:
     challenges = [
         str(dataclasses.replace(c, realm=REALM)) for c in parsed(server.challenge("other", now=T0))
     ]
-    assert verify(server, [answer(challenges)]).reason is RejectReason.NONCE_INVALID
+    assert (await verify(server, [answer(challenges)])).reason is RejectReason.NONCE_INVALID
 
 
-def test_old_secret_still_verifies_during_rotation() -> None:
+async def test_old_secret_still_verifies_during_rotation() -> None:
     old = DigestServer(secret=SECRET)
     rotated = DigestServer(secret=b"the-new-shared-secret-987654321", old_secrets=[SECRET])
-    assert isinstance(verify(rotated, [answer(old.challenge(REALM, now=T0))]), Accepted)
+    assert isinstance(await verify(rotated, [answer(old.challenge(REALM, now=T0))]), Accepted)
 
 
-def test_uri_mismatch_refused(server) -> None:
+async def test_uri_mismatch_refused(server) -> None:
     authorization = answer(server.challenge(REALM, now=T0), uri="sip:elsewhere.example")
-    result = verify(server, [authorization])
+    result = await verify(server, [authorization])
     assert result == Rejected(reason=RejectReason.URI_MISMATCH, username="alice")
 
 
-def test_opaque_must_be_echoed(server) -> None:
+async def test_opaque_must_be_echoed(server) -> None:
     credentials = parse_credentials(answer(server.challenge(REALM, now=T0)))
     for opaque in (None, "not-ours"):
         altered = str(dataclasses.replace(credentials, opaque=opaque))
-        assert verify(server, [altered]).reason is RejectReason.OPAQUE_MISMATCH
+        assert (await verify(server, [altered])).reason is RejectReason.OPAQUE_MISMATCH
 
 
-def test_algorithm_not_offered_is_unsupported() -> None:
+async def test_algorithm_not_offered_is_unsupported() -> None:
     server = DigestServer(secret=SECRET, algorithms=["MD5"])
     challenges = [
         str(dataclasses.replace(c, algorithm="SHA-256"))
         for c in parsed(server.challenge(REALM, now=T0))
     ]
-    assert verify(server, [answer(challenges)]).reason is RejectReason.UNSUPPORTED
+    assert (await verify(server, [answer(challenges)])).reason is RejectReason.UNSUPPORTED
 
 
-def test_qop_auth_int_is_unsupported(server) -> None:
+async def test_qop_auth_int_is_unsupported(server) -> None:
     credentials = parse_credentials(answer(server.challenge(REALM, now=T0)))
     altered = str(dataclasses.replace(credentials, qop="auth-int"))
-    assert verify(server, [altered]).reason is RejectReason.UNSUPPORTED
+    assert (await verify(server, [altered])).reason is RejectReason.UNSUPPORTED
 
 
 def rfc2069_answer(server: DigestServer) -> str:
@@ -288,49 +288,49 @@ def rfc2069_answer(server: DigestServer) -> str:
     return authorization
 
 
-def test_rfc2069_answer_refused_by_default(server) -> None:
-    assert verify(server, [rfc2069_answer(server)]).reason is RejectReason.UNSUPPORTED
+async def test_rfc2069_answer_refused_by_default(server) -> None:
+    assert (await verify(server, [rfc2069_answer(server)])).reason is RejectReason.UNSUPPORTED
 
 
-def test_rfc2069_answer_accepted_when_configured() -> None:
+async def test_rfc2069_answer_accepted_when_configured() -> None:
     server = DigestServer(secret=SECRET, allow_rfc2069=True)
-    assert isinstance(verify(server, [rfc2069_answer(server)]), Accepted)
+    assert isinstance(await verify(server, [rfc2069_answer(server)]), Accepted)
 
 
-def test_missing_credentials_are_not_a_failure(server) -> None:
-    result = verify(server, [])
+async def test_missing_credentials_are_not_a_failure(server) -> None:
+    result = await verify(server, [])
     assert result == Rejected(reason=RejectReason.MISSING)
     assert not result.is_failure
 
 
-def test_credentials_for_another_realm_or_scheme_count_as_missing(server) -> None:
+async def test_credentials_for_another_realm_or_scheme_count_as_missing(server) -> None:
     foreign = answer(server.challenge("proxy.example.net", now=T0))
-    result = verify(server, [foreign, "Basic YWxpY2U6d29uZGVybGFuZA=="])
+    result = await verify(server, [foreign, "Basic YWxpY2U6d29uZGVybGFuZA=="])
     assert result.reason is RejectReason.MISSING
 
 
-def test_the_credentials_for_our_realm_are_picked_among_several(server) -> None:
+async def test_the_credentials_for_our_realm_are_picked_among_several(server) -> None:
     foreign = answer(server.challenge("proxy.example.net", now=T0))
     ours = answer(server.challenge(REALM, now=T0))
-    assert isinstance(verify(server, ['Digest realm="broken', foreign, ours]), Accepted)
+    assert isinstance(await verify(server, ['Digest realm="broken', foreign, ours]), Accepted)
 
 
 @pytest.mark.parametrize("value", ['Digest realm="unterminated', "Digest", "", "\x00"])
-def test_malformed_credentials_are_a_failure(server, value: str) -> None:
-    result = verify(server, [value])
+async def test_malformed_credentials_are_a_failure(server, value: str) -> None:
+    result = await verify(server, [value])
     assert result == Rejected(reason=RejectReason.MALFORMED)
     assert result.is_failure
 
 
-def test_uppercase_hex_response_accepted(server) -> None:
+async def test_uppercase_hex_response_accepted(server) -> None:
     credentials = parse_credentials(answer(server.challenge(REALM, now=T0)))
     upper = str(dataclasses.replace(credentials, response=credentials.response.upper()))
-    assert isinstance(verify(server, [upper]), Accepted)
+    assert isinstance(await verify(server, [upper]), Accepted)
 
 
-def test_single_string_instead_of_a_list_is_a_caller_error(server) -> None:
+async def test_single_string_instead_of_a_list_is_a_caller_error(server) -> None:
     with pytest.raises(TypeError):
-        verify(server, answer(server.challenge(REALM, now=T0)))
+        await verify(server, answer(server.challenge(REALM, now=T0)))
 
 
 @pytest.mark.parametrize("algorithms", [[], ["sha-256"], ["SHA-256", "MD5-sess"]])

@@ -114,8 +114,8 @@ async def test_linphone_phones_call_each_other_with_sha256_digest(tmp_path, monk
         algorithms = []
         decide = world.worker.digest.decide
 
-        def recording(attempt, ha1):
-            outcome = decide(attempt, ha1)
+        async def recording(attempt, ha1):
+            outcome = await decide(attempt, ha1)
             algorithms.append(getattr(outcome, "algorithm", None))
             return outcome
 

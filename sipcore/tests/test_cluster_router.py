@@ -156,3 +156,14 @@ async def settle(predicate, timeout: float = 2.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.02)
+
+
+async def test_the_stamp_names_the_phone_a_front_door_named_and_the_header_stays_behind(cluster):
+    one, two, phone, _ = cluster
+    named = {"X-Sipplatform-Source": "udp:198.51.100.7:5062"}
+    bye = sip_request("BYE", HELD_CALL, to_tag="aa", **named)
+    assert (await phone.send_request(bye, peer(one))).status == 200
+    forwarded = two.served[0]
+    stamp = ForwardSigner(SECRET).verify(forwarded, now=time.time())
+    assert stamp is not None and stamp.source == "udp:198.51.100.7:5062"
+    assert "X-Sipplatform-Source" not in forwarded.headers

@@ -1,7 +1,9 @@
 """Bad input at the endpoint: garbage, malformed-but-answerable requests, oversize messages."""
 
 import asyncio
+import gc
 import socket
+import warnings
 from unittest import mock
 
 import pytest
@@ -145,3 +147,33 @@ def test_no_datagram_makes_an_exception_escape_the_endpoint():
         runner.run(endpoint.close())
     assert endpoint.transports.stats.internal_errors == 0
     assert endpoint.stats.handler_errors == 0
+
+
+async def test_a_handler_cancelled_before_it_starts_leaves_no_coroutine_unawaited(udp_client):
+    """The endpoint closing cancels handler tasks that may not have taken a step yet."""
+    endpoint = Endpoint(EndpointConfig())
+    started = []
+
+    async def handler(request, handle):
+        started.append(request)
+
+    endpoint.on_request = handler
+    local = await endpoint.listen("udp", "127.0.0.1", 0)
+    spawned = asyncio.Event()
+    spawn = endpoint._spawn
+
+    def spawn_and_cancel_at_once(coroutine):
+        task = spawn(coroutine)
+        task.cancel()
+        spawned.set()
+        return task
+
+    endpoint._spawn = spawn_and_cancel_at_once
+    udp_client.sendto(GOOD % (90, 90), ("127.0.0.1", local.port))
+    await asyncio.wait_for(spawned.wait(), 5)
+    await endpoint.close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert started == []
+    assert not [w for w in caught if "never awaited" in str(w.message)]

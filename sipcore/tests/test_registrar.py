@@ -76,12 +76,13 @@ class Registering:
             headers.append(("Authorization", value))
         return Request("REGISTER", f"sip:{self.domain}", headers)
 
-    async def send(self, registrar, source=PHONE, **kwargs) -> Response:
-        """Send, and when challenged send again with credentials."""
-        response = await registrar.handle(self.request(**kwargs), source)
+    async def send(self, registrar, source=PHONE, client=None, **kwargs) -> Response:
+        """Send (from ``client`` behind ``source``), and when challenged send again with
+        credentials."""
+        response = await registrar.handle(self.request(**kwargs), source, client)
         if response.status == 401:
             self.last = response
-            response = await registrar.handle(self.request(**kwargs), source)
+            response = await registrar.handle(self.request(**kwargs), source, client)
         return response
 
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sipcore.account_auth import AuthReport
 from sipcore.auth import Accepted, DigestClient, DigestServer, RejectReason, ha1
 from sipcore.b2bua.background import Background
 from sipcore.endpoint import ServerTransactionHandle
@@ -40,20 +41,21 @@ class Server:
     port: int
 
 
-def digest_app(digest: DigestServer):
-    """A registrar in miniature: 401 without credentials, 200 or 403 with them."""
+def digest_app(digest: DigestServer, report: AuthReport):
+    """A registrar in miniature: 401 without credentials, 200 or 403 with them, each verdict
+    reported with the client's address as ``sipcore.account_auth`` does."""
 
     def lookup(username: str, realm: str, algorithm: str) -> str | None:
         return ha1(username, realm, "secret", algorithm) if username == "alice" else None
 
-    def on_request(request: Request, handle: ServerTransactionHandle | None) -> None:
+    async def on_request(request: Request, handle: ServerTransactionHandle | None) -> None:
         if handle is None:
             return
         if request.method != "REGISTER":
             handle.reply(200)
             return
         now = time.time()
-        outcome = digest.verify(
+        outcome = await digest.verify(
             request.headers.get_all("Authorization"),
             method="REGISTER",
             uri=str(request.uri),
@@ -61,6 +63,10 @@ def digest_app(digest: DigestServer):
             lookup=lookup,
             now=now,
         )
+        if isinstance(outcome, Accepted):
+            report.credentials_proved(outcome.username, REALM)
+        elif outcome.is_failure:
+            report.credentials_failed(handle.client.host, outcome.username, REALM, now)
         if isinstance(outcome, Accepted):
             handle.reply(200)
         elif outcome.reason is RejectReason.MISSING or outcome.stale:
@@ -86,7 +92,7 @@ async def secured_server(
         spawn=lambda coroutine: background.spawn(coroutine, "security"),
     )
     endpoint = SecuredEndpoint(security=service, clock=time.time)
-    endpoint.on_request = digest_app(DigestServer(secret=b"s" * 32, algorithms=("MD5",)))
+    endpoint.on_request = digest_app(DigestServer(secret=b"s" * 32, algorithms=("MD5",)), service)
     peer = await endpoint.listen("udp", "127.0.0.1", 0)
     try:
         yield Server(endpoint, service, events, peer.port)

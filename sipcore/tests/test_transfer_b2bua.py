@@ -134,10 +134,11 @@ async def test_a_refer_with_a_non_sip_target_is_refused_whatever_the_policy(worl
     assert not [r for r in incoming.requests if r.method == "REFER"]
 
 
-async def test_processed_transfers_are_refused_before_acceptance_until_wired(world):
+async def test_tr_c_without_a_transfer_dialplan_is_refused_before_acceptance(world):
     call, incoming = await connected(world, callee_policy="c")
     response = await refer(call, ("Refer-To", f"<sip:carol@{DOMAIN}>"))
-    assert response.status == 501
+    assert (response.status, response.reason) == (403, "No transfer dialplan")
+    assert not notifies(call)
     assert not [r for r in incoming.requests if r.method in ("REFER", "INVITE", "BYE")]
     assert world.worker.active_calls == 1
 

@@ -23,6 +23,8 @@ class ClientTransaction(Transaction):
     carry out; the last action of a finished transaction is ``Terminated``.
     """
 
+    __slots__ = ("branch",)
+
     def __init__(self, request: Request, *, reliable: bool, config: TimerConfig) -> None:
         super().__init__(request, reliable=reliable, config=config)
         branch = request.top_via.branch
@@ -64,7 +66,11 @@ class InviteClientTransaction(ClientTransaction):
     """Calling → Proceeding → Completed (non-2xx) or Accepted (2xx) → Terminated."""
 
     machine = "INVITE client"
-    _ack: Request | None = None
+    __slots__ = ("_ack",)
+
+    def __init__(self, request: Request, *, reliable: bool, config: TimerConfig) -> None:
+        super().__init__(request, reliable=reliable, config=config)
+        self._ack: Request | None = None
 
     @property
     def ack(self) -> Request | None:
@@ -83,3 +89,4 @@ class NonInviteClientTransaction(ClientTransaction):
     """Trying → Proceeding → Completed → Terminated."""
 
     machine = "non-INVITE client"
+    __slots__ = ()

@@ -48,6 +48,9 @@ class Transaction:
     """
 
     machine: ClassVar[str]
+    # Slots: an INVITE transaction outlives its 2xx by 64·T1 (RFC 6026), so a worker taking
+    # many calls a second holds thousands.
+    __slots__ = ("_deadlines", "_intervals", "config", "reliable", "request", "state")
 
     def __init__(self, request: Request, *, reliable: bool, config: TimerConfig) -> None:
         self.request = request

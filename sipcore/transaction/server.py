@@ -21,8 +21,12 @@ class ServerTransaction(Transaction):
     ACK of a non-2xx final, and ``txn.on_timer(now)`` at ``txn.next_deadline()``.
     """
 
-    last_response: Response | None = None
-    """The most recent response sent, which retransmissions of the request get again."""
+    __slots__ = ("last_response",)
+
+    def __init__(self, request: Request, *, reliable: bool, config: TimerConfig) -> None:
+        super().__init__(request, reliable=reliable, config=config)
+        self.last_response: Response | None = None
+        """The most recent response sent, which retransmissions of the request get again."""
 
     @classmethod
     def create(
@@ -67,6 +71,7 @@ class InviteServerTransaction(ServerTransaction):
     """Proceeding → Completed → Confirmed (non-2xx), or Proceeding → Accepted (2xx)."""
 
     machine = "INVITE server"
+    __slots__ = ()
 
     def _perform(self, effect: Effect, message: Trigger, now: float) -> list[Action]:
         if effect is Effect.SEND_TRYING:
@@ -79,3 +84,4 @@ class NonInviteServerTransaction(ServerTransaction):
     """Trying → Proceeding → Completed → Terminated."""
 
     machine = "non-INVITE server"
+    __slots__ = ()

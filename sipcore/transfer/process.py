@@ -107,12 +107,16 @@ class CallFacts:
     transferee_owned_call_id: bool = False
     """Whether the server chose the Call-ID of the transferee's dialogue (RFC 3261 §14.1)."""
     worker_id: str = ""
+    transfer_in_progress: bool = False
+    """Another REFER of this call is being processed on the server (not passed through):
+    two cannot re-bridge the same transferee at once, so this one waits (491)."""
     server_side: bool = True
     """Whether the B2BUA can carry out server-side transfers (place calls, re-INVITE,
     re-bridge); when it cannot, REFERs the policy says to process are refused up front."""
 
 
 UNAVAILABLE = Refusal(status=501, reason="Server-side transfers are not available")
+BUSY = Refusal(status=491, reason="Another transfer of this call is in progress")
 
 
 class TransferProcess:
@@ -241,6 +245,9 @@ class TransferProcess:
             return In.START_REFUSED
         if decision is Decision.PROCESSED and not self.call.server_side:
             self._refusal = UNAVAILABLE
+            return In.START_REFUSED
+        if decision is Decision.PROCESSED and self.call.transfer_in_progress:
+            self._refusal = BUSY
             return In.START_REFUSED
         if refer.kind is TransferKind.ATTENDED:
             return In.START_ATTENDED

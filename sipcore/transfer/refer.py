@@ -70,8 +70,11 @@ class ReferRequest:
 
     @property
     def kind(self) -> TransferKind:
-        """Blind or attended as asked; semi-attended is known only once the dialogue is found."""
-        return TransferKind.ATTENDED if self.replaces is not None else TransferKind.BLIND
+        """Blind or attended as asked (a Refer-To with a Replaces that is refused, several or
+        malformed, still asked for an attended transfer); semi-attended is known only once
+        the dialogue is found."""
+        asked = self.replaces is not None or bool(self.raw_replaces)
+        return TransferKind.ATTENDED if asked else TransferKind.BLIND
 
     @property
     def target(self) -> URI | None:

@@ -15,7 +15,9 @@ The B2BUA (or the cross-worker ownership map) implements ``DialogueLookup``;
 3. not the transferor's to give away ``403`` (TRANSFER.md: same SIP account, or an account of
    the same customer where the customer allows it). This comes before the state checks so
    that someone who merely knows a dialogue's identifiers learns nothing about its state;
-4. already terminated ``603``; confirmed but ``early-only`` ``486`` (RFC 3891 §3).
+4. already terminated ``603``; confirmed but ``early-only`` ``486`` (RFC 3891 §3);
+5. early, but its callees ring on another worker (a semi-attended transfer across workers,
+   which cannot take them over) ``501``.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ class DialogueInfo:
     """The session description of the party this dialogue is bridged to (the target)."""
     far_end_owned_call_id: bool = True
     """Whether the server chose the Call-ID of the far end's dialogue (RFC 3261 §14.1)."""
+    early_takeover: bool = True
+    """Whether the callees of an early dialogue can be taken over (semi-attended): not when
+    another worker rings them."""
 
 
 class DialogueLookup(Protocol):
@@ -97,6 +102,8 @@ def judge_replaces(
         return Refusal(status=603, reason="Replaced dialogue has ended")
     if found.state is DialogueState.CONFIRMED and replaces.early_only:
         return Refusal(status=486, reason="Replaced dialogue is already answered")
+    if found.state is DialogueState.EARLY and not found.early_takeover:
+        return Refusal(status=501, reason="Ringing calls on another worker cannot be taken over")
     return None
 
 

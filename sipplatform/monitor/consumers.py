@@ -15,7 +15,7 @@ import json
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from sipplatform.monitor.events import MonitorMessage, group_for_user
+from sipplatform.monitor.events import MonitorBatch, MonitorMessage, group_for_user
 from sipplatform.monitor.filters import MATCH_ALL, FilterError, MonitorFilter, parse_filter
 
 CLOSE_NOT_SIGNED_IN = 4401
@@ -74,3 +74,10 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
         """A ``monitor.event`` from :func:`~sipplatform.monitor.events.publish_event`."""
         if self.event_filter.matches(message["event"]):
             await self.send_json(message["event"])
+
+    async def monitor_events(self, message: MonitorBatch) -> None:
+        """A ``monitor.events`` batch from :func:`~sipplatform.monitor.events.publish_events`,
+        relayed one event at a time, in order."""
+        for event in message["events"]:
+            if self.event_filter.matches(event):
+                await self.send_json(event)

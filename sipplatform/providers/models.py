@@ -11,9 +11,11 @@ from sipplatform.providers.secrets import decrypt_secret, encrypt_secret
 from sipplatform.providers.validators import (
     parse_custom_headers,
     validate_custom_headers,
+    validate_digest_username,
     validate_host,
     validate_provider_name,
     validate_sip_uri,
+    validate_sip_user,
 )
 
 
@@ -32,12 +34,17 @@ class Provider(models.Model):
     outbound_proxy = models.CharField(
         max_length=255, blank=True, validators=[validate_sip_uri], help_text="Optional sip: URI."
     )
-    username = models.CharField(max_length=128, blank=True)
+    username = models.CharField(max_length=128, blank=True, validators=[validate_sip_user])
     auth_username = models.CharField(
-        max_length=128, blank=True, help_text="Digest user name when it differs from username."
+        max_length=128,
+        blank=True,
+        validators=[validate_digest_username],
+        help_text="Digest user name when it differs from username.",
     )
     password_encrypted = models.TextField(blank=True, editable=False)
-    from_user = models.CharField("From user override", max_length=128, blank=True)
+    from_user = models.CharField(
+        "From user override", max_length=128, blank=True, validators=[validate_sip_user]
+    )
     from_host = models.CharField(
         "From host override", max_length=255, blank=True, validators=[validate_host]
     )

@@ -29,6 +29,24 @@ PROTECTED_HEADERS = frozenset(
 _TOKEN = re.compile(r"\A[A-Za-z0-9!%'*+\-._`~]+\Z")
 _SIP_URI = re.compile(r"\Asips?:[^\s<>\"]+\Z", re.IGNORECASE)
 
+validate_sip_user = RegexValidator(
+    r"\A[A-Za-z0-9\-_.!~*'()%&=+$,;?/]+\Z",
+    "A SIP user name is letters, digits and - _ . ! ~ * ' ( ) %% & = + $ , ; ? / only: it "
+    "is written into the From and To URIs of what the platform sends to the provider.",
+    code="invalid_user",
+)
+
+
+def validate_digest_username(value: str) -> None:
+    """A digest user name: printable, without the quote or backslash that would end the
+    quoted ``username="..."`` of an Authorization header early (header injection)."""
+    if not value.isprintable() or '"' in value or "\\" in value:
+        raise ValidationError(
+            "A digest user name may not hold control characters, quotes or backslashes.",
+            code="invalid_digest_username",
+        )
+
+
 validate_provider_name = RegexValidator(
     r"\A(?!local\Z)[A-Za-z0-9_.-]{1,64}\Z",
     "A provider name is 1 to 64 letters, digits, '_', '.' and '-' (and not 'local'): "

@@ -30,6 +30,7 @@ _GATE_SETTINGS = {
     "request_burst": "SIP_SECURITY_REQUEST_BURST",
     "drop_scanners": "SIP_SECURITY_DROP_SCANNERS",
     "exempt_networks": "SIP_SECURITY_EXEMPT_NETWORKS",
+    "front_doors": "SIP_SECURITY_FRONT_DOORS",
 }
 
 
@@ -37,8 +38,9 @@ def _build(cls: Any, names: dict[str, str]) -> Any:
     values = {
         field: getattr(settings, name) for field, name in names.items() if hasattr(settings, name)
     }
-    if "exempt_networks" in values:
-        values["exempt_networks"] = tuple(values["exempt_networks"])
+    for networks in ("exempt_networks", "front_doors"):
+        if networks in values:
+            values[networks] = tuple(values[networks])
     try:
         return cls(**values)
     except (TypeError, ValueError) as error:
@@ -52,7 +54,7 @@ def ban_policy() -> BanPolicy:
 
 
 def gate_config() -> GateConfig:
-    """Per-source request rate, scanner dropping, exempt networks."""
+    """Per-source request rate, scanner dropping, exempt networks, trusted front doors."""
     return _build(GateConfig, _GATE_SETTINGS)
 
 

@@ -16,7 +16,9 @@ routes every call to the same UAS statically. Printed for each:
 * for the worker only, digest registrations per second (REGISTER, 401, REGISTER, 200), found
   with a ladder like the calls.
 
-Ports: 18900-18905. Every process started here is stopped by its PID at the end.
+Ports: 23900-23905 (outside the 18000-18999 range the worker's process tests take, so a
+benchmark and those tests can run at once). Every process started here is stopped by its PID
+at the end.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
 VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
-UAS_PORT, WORKER_PORT, SIPPY_PORT, UAC_PORT = 18900, 18901, 18902, 18903
-CONTROL_PORT, UAS_CONTROL_PORT = 18904, 18905
+UAS_PORT, WORKER_PORT, SIPPY_PORT, UAC_PORT = 23900, 23901, 23902, 23903
+CONTROL_PORT, UAS_CONTROL_PORT = 23904, 23905
 BENCH_DATABASE = "sipplatform_bench"
 BENCH_REDIS_DATABASE = 13
 MAX_FAILURE_RATIO = 0.001
@@ -88,15 +90,27 @@ class Figures:
     cpu_ms_per_registration: float | None = None
 
 
+@dataclass(frozen=True)
+class SippPorts:
+    """SIPp's own ports: the UAS's SIP and control ports, the caller's SIP and control ports."""
+
+    uas: int = UAS_PORT
+    uas_control: int = UAS_CONTROL_PORT
+    uac: int = UAC_PORT
+    control: int = CONTROL_PORT
+
+
 class Sipp:
     """Runs SIPp scenarios from a scratch directory, where it leaves its statistics files."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, ports: SippPorts = SippPorts()) -> None:
         self.workdir = workdir
+        self.ports = ports
         self._runs = 0
 
     def start_uas(self) -> subprocess.Popen:
-        return self._popen("uas.xml", ["-p", str(UAS_PORT), "-cp", str(UAS_CONTROL_PORT)])
+        ports = ["-p", str(self.ports.uas), "-cp", str(self.ports.uas_control)]
+        return self._popen("uas.xml", ports)
 
     def run(
         self,
@@ -118,9 +132,9 @@ class Sipp:
             "-s",
             "uas",
             "-p",
-            str(UAC_PORT),
+            str(self.ports.uac),
             "-cp",
-            str(CONTROL_PORT),
+            str(self.ports.control),
             "-r",
             str(rate),
             "-m",
@@ -159,9 +173,9 @@ class Sipp:
             "-s",
             "uas",
             "-p",
-            str(UAC_PORT),
+            str(self.ports.uac),
             "-cp",
-            str(CONTROL_PORT),
+            str(self.ports.control),
             "-r",
             "200",
             "-m",
@@ -307,9 +321,12 @@ def wait_for_udp_answer(sipp: Sipp, port: int) -> None:
 
 
 @contextlib.contextmanager
-def platform_environment(workdir: Path) -> Iterator[dict[str, str]]:
+def platform_environment(
+    workdir: Path, redis_database: int = BENCH_REDIS_DATABASE, database: str = BENCH_DATABASE
+) -> Iterator[dict[str, str]]:
     """Environment of a worker on a fresh bench database (PostgreSQL when it runs, else
-    SQLite) and Redis database 13 when Redis runs (else in-process tasks), cleaned up after."""
+    SQLite) and Redis database ``redis_database`` when Redis runs (else in-process tasks),
+    flushed before and after."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env |= {
         "DJANGO_SETTINGS_MODULE": "sipplatform.settings",
@@ -320,24 +337,24 @@ def platform_environment(workdir: Path) -> Iterator[dict[str, str]]:
     }
     postgres = _postgres_available()
     env["DATABASE_URL"] = (
-        f"postgres://postgres@{HOST}:5432/{BENCH_DATABASE}"
+        f"postgres://postgres@{HOST}:5432/{database}"
         if postgres
         else f"sqlite:///{workdir / 'bench.sqlite3'}"
     )
-    redis_url = f"redis://{HOST}:6379/{BENCH_REDIS_DATABASE}"
+    redis_url = f"redis://{HOST}:6379/{redis_database}"
     redis_client = _redis_client(redis_url)
     if redis_client is not None:
         env["REDIS_URL"] = redis_url
         redis_client.flushdb()
     if postgres:
-        _recreate_postgres_database()
+        _recreate_postgres_database(database)
     try:
         yield env
     finally:
         if redis_client is not None:
             redis_client.flushdb()
         if postgres:
-            _drop_postgres_database()
+            _drop_postgres_database(database)
 
 
 def _postgres_available() -> bool:
@@ -353,13 +370,13 @@ def _admin_sql(statement: str) -> None:
         db.execute(statement)
 
 
-def _recreate_postgres_database() -> None:
-    _drop_postgres_database()
-    _admin_sql(f"CREATE DATABASE {BENCH_DATABASE}")
+def _recreate_postgres_database(name: str = BENCH_DATABASE) -> None:
+    _drop_postgres_database(name)
+    _admin_sql(f"CREATE DATABASE {name}")
 
 
-def _drop_postgres_database() -> None:
-    _admin_sql(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+def _drop_postgres_database(name: str = BENCH_DATABASE) -> None:
+    _admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _redis_client(url: str):
@@ -373,9 +390,16 @@ def _redis_client(url: str):
     return client
 
 
-def provision(env: dict[str, str]) -> None:
-    """Migrate; create the bench customer, the called account (its contact: the SIPp UAS) and
-    the accounts that register. Runs here, as a Django process on the worker's settings."""
+def provision(
+    env: dict[str, str],
+    *,
+    uas_port: int = UAS_PORT,
+    accounts: int = REGISTRATION_ACCOUNTS,
+    concurrent_calls: int = 1000,
+) -> None:
+    """Migrate; create the bench customer, the called account (its contact: the SIPp UAS at
+    ``uas_port``, taking ``concurrent_calls`` at once) and the ``accounts`` that register
+    (``reg0``, ``reg1``, ...). Runs here, as a Django process on the worker's settings."""
     import django
 
     os.environ.update(env)
@@ -389,20 +413,24 @@ def provision(env: dict[str, str]) -> None:
     from sipplatform.sipworker.directory import save_binding
 
     call_command("migrate", verbosity=0)
-    customer = create_customer("Bench", max_calls_per_minute=0, max_concurrent_executions=1000)
-    called, _ = create_sip_account(customer, "uas", password=PASSWORD, max_concurrent_calls=1000)
+    customer = create_customer(
+        "Bench", max_calls_per_minute=0, max_concurrent_executions=concurrent_calls
+    )
+    called, _ = create_sip_account(
+        customer, "uas", password=PASSWORD, max_concurrent_calls=concurrent_calls
+    )
     contact = BindingRecord(
         account_id=called.pk,
-        contact_uri=f"sip:uas@{HOST}:{UAS_PORT}",
+        contact_uri=f"sip:uas@{HOST}:{uas_port}",
         transport="udp",
         received_host=HOST,
-        received_port=UAS_PORT,
+        received_port=uas_port,
         expires_at=time.time() + 86400,
         call_id="bench",
         cseq=1,
     )
     save_binding(contact, max_bindings=1)
-    for index in range(REGISTRATION_ACCOUNTS):
+    for index in range(accounts):
         create_sip_account(customer, f"reg{index}", password=PASSWORD)
     connections.close_all()
 
@@ -524,7 +552,7 @@ def measure_server(
 
 
 def bench_worker(sipp: Sipp, workdir: Path, args, direct_ms: float) -> Figures:
-    with platform_environment(workdir) as env:
+    with platform_environment(workdir, args.redis_database) as env:
         provision(env)
         print(
             f"  worker: {env['DATABASE_URL'].split(':')[0]}, "
@@ -614,6 +642,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrent", type=int, default=1000, help="calls up for memory")
     parser.add_argument(
         "--pdd-rate", type=int, default=100, help="calls/s while measuring post-dial delay"
+    )
+    parser.add_argument(
+        "--redis-database",
+        type=int,
+        default=BENCH_REDIS_DATABASE,
+        help="Redis database the worker uses (flushed before and after)",
     )
     args = parser.parse_args(argv)
     if shutil.which("sipp") is None:

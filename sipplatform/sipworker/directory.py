@@ -9,26 +9,41 @@ dropped while they are open).
 Configuration lookups (domains, accounts, dialplans, providers, destination policy) are kept
 for ``cache_seconds`` so a burst of calls does not repeat the same queries; every committed
 save or delete of those models, in any process, clears the cache at once (see ``changes``),
-so a change made in the portal or the admin counts on the next request. Bindings are never
-cached: other workers write them. Model rows never leave this module: callers get the frozen
-records of ``sipcore.directory``.
+so a change made in the portal or the admin counts on the next request. Model rows never
+leave this module: callers get the frozen records of ``sipcore.directory``.
+
+Bindings are read on every call and every REGISTER, and any worker may write them, so they
+are cached only when Redis is given (``bindings_redis_url``; production): see
+``BindingsCache``. PostgreSQL stays the only store of bindings, so they survive any restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import ParamSpec, TypeVar
 
+import redis
 from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
-from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import Q, Subquery
+from django.utils import timezone
 
 from sipcore.directory import (
     AccountRecord,
@@ -41,6 +56,7 @@ from sipcore.directory import (
 )
 from sipcore.message import URI, ParseError
 from sipcore.policy import DestinationRules
+from sipcore.redis_client import pooled_client
 from sipplatform.customers.models import Customer
 from sipplatform.dialplans.models import DestinationPolicy, Dialplan
 from sipplatform.directory.models import Binding, SIPAccount, SIPDomain
@@ -60,6 +76,13 @@ DEFAULT_CACHE_SECONDS = 5.0
 """How long a lookup is kept when no change announcement clears it first: the bound on how
 stale a change made without model signals (``QuerySet.update``) can be."""
 CACHE_MAX_ENTRIES = 10_000
+BINDINGS_CACHE_SECONDS = 5.0
+"""How long cached bindings are trusted without a version check succeeding against them: the
+bound on how stale a binding changed outside this module (the admin) can be."""
+BINDINGS_VERSION_KEY = "sip:bindings:version:{}"
+REDIS_CONNECTIONS = 16
+BINDINGS_VERSION_TTL = 86_400
+"""A version key lives a day past the last change; a missing key reads as a new version."""
 CHANGES_RESUBSCRIBE_SECONDS = 3600.0
 """The channel layer drops group members after a day; re-joining hourly keeps us in."""
 
@@ -232,6 +255,59 @@ def bindings(account_id: int, now: float) -> list[BindingRecord]:
     return [BindingRecord(**(row | {"expires_at": row["expires_at"].timestamp()})) for row in rows]
 
 
+_BINDING_TABLE = Binding._meta.db_table
+_SELECT_ALL_BINDINGS = (
+    f"SELECT {', '.join(BINDING_COLUMNS)} FROM {_BINDING_TABLE} "
+    "WHERE account_id = %s ORDER BY expires_at DESC, id DESC"
+)
+_UPSERT_BINDING = (
+    f"INSERT INTO {_BINDING_TABLE} ({', '.join(BINDING_COLUMNS)}, updated_at) "
+    f"VALUES ({', '.join(['%s'] * (len(BINDING_COLUMNS) + 1))}) "
+    "ON CONFLICT (account_id, contact_uri) DO UPDATE SET "
+    + ", ".join(
+        f"{column} = EXCLUDED.{column}"
+        for column in (*BINDING_COLUMNS, "updated_at")
+        if column not in ("account_id", "contact_uri")
+    )
+)
+_EVICT_BINDINGS = (
+    f"DELETE FROM {_BINDING_TABLE} WHERE id IN (SELECT id FROM {_BINDING_TABLE} "
+    "WHERE account_id = %s ORDER BY updated_at DESC, id DESC OFFSET %s)"
+)
+
+
+def _binding_from_row(row: tuple) -> BindingRecord:
+    values = dict(zip(BINDING_COLUMNS, row, strict=True))
+    values["expires_at"] = values["expires_at"].timestamp()
+    return BindingRecord(**values)
+
+
+def _postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def all_bindings(account_id: int) -> tuple[BindingRecord, ...]:
+    """Every binding row of the account, expired or not (the cache filters on each read), in
+    the order of ``bindings``.
+
+    On PostgreSQL in plain SQL: the ORM spends more CPU composing this query than the
+    database spends answering it.
+    """
+    if _postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute(_SELECT_ALL_BINDINGS, [account_id])
+            rows = cursor.fetchall()
+        return tuple(_binding_from_row(row) for row in rows)
+    rows = (
+        Binding.objects.filter(account_id=account_id)
+        .order_by("-expires_at", "-pk")
+        .values(*BINDING_COLUMNS)
+    )
+    return tuple(
+        BindingRecord(**(row | {"expires_at": row["expires_at"].timestamp()})) for row in rows
+    )
+
+
 def save_binding(binding: BindingRecord, max_bindings: int) -> None:
     """Upsert on (account, contact) in one statement, then evict the oldest past the limit in
     another.
@@ -264,6 +340,9 @@ def save_binding(binding: BindingRecord, max_bindings: int) -> None:
         "worker_id",
         "updated_at",
     ]
+    if _postgresql():
+        _save_binding_sql(row, max_bindings)
+        return
     with transaction.atomic():
         Binding.objects.bulk_create(
             [row],
@@ -276,6 +355,24 @@ def save_binding(binding: BindingRecord, max_bindings: int) -> None:
         )
         evicted = newest_first.values("pk")[max(max_bindings, 1) :]
         Binding.objects.filter(pk__in=Subquery(evicted)).delete()
+
+
+def _save_binding_sql(row: Binding, max_bindings: int) -> None:
+    """``save_binding`` on PostgreSQL: the same two statements in plain SQL, committed
+    without waiting for the WAL flush.
+
+    Bindings are soft state (every phone registers again within minutes), so the commit is
+    asynchronous (``synchronous_commit = off``): it is visible to every worker at once and
+    survives any worker restart; only a crash of the database server itself could lose the
+    last fraction of a second of registrations. Waiting for the flush cost 10 to 20 ms per
+    REGISTER on this machine and capped a worker at a few hundred registrations a second.
+    """
+    row.updated_at = timezone.now()
+    values = [getattr(row, column) for column in BINDING_COLUMNS] + [row.updated_at]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(_UPSERT_BINDING, values)
+        cursor.execute(_EVICT_BINDINGS, [row.account_id, max(max_bindings, 1)])
 
 
 def remove_binding(account_id: int, contact_uri: str) -> None:
@@ -378,6 +475,118 @@ class LookupCache:
         self._entries.clear()
 
 
+@dataclass(frozen=True, slots=True)
+class CachedBindings:
+    version: bytes
+    records: tuple[BindingRecord, ...]
+    trusted_until: float
+    """``time.monotonic()`` past which the entry is read again whatever its version."""
+
+
+class BindingsCache:
+    """Each account's bindings, kept with the version its Redis key had before they were read.
+
+    Every write of an account's bindings, by any worker, commits in PostgreSQL and then sets
+    the account's version key (``BINDINGS_VERSION_KEY``) to a new random token. A read asks
+    Redis for the token (one round trip, on the loop) and uses the rows kept here only when
+    they carry it; otherwise it reads the database and keeps the rows under the token it saw
+    first. Rows read after a write's commit may carry an older token (they are read again
+    next time) but never the other way round, so no worker answers from rows older than a
+    write that has been acknowledged. Tokens are random rather than counted, so a version
+    cannot come back after Redis loses its data; a missing key gets a fresh token first.
+
+    While Redis does not answer, reads go to the database, and a write whose token could
+    not be set is seen elsewhere once the others' entries age out (``seconds``).
+    The loop reads and fills it; the directory's database threads drop and refill entries
+    after writes (single dict operations, safe under the GIL).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        seconds: float = BINDINGS_CACHE_SECONDS,
+        max_entries: int = CACHE_MAX_ENTRIES,
+        timeout: float = 1.0,
+    ) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._redis = pooled_client(url, timeout=timeout, max_connections=REDIS_CONNECTIONS)
+        self._sync_redis = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        self._entries: dict[int, CachedBindings] = {}
+        self._failing_since: float | None = None
+
+    async def version(self, account_id: int) -> bytes | None:
+        """The account's current token; None when Redis does not answer (read the database)."""
+        key = BINDINGS_VERSION_KEY.format(account_id)
+        try:
+            token = await self._redis.get(key)
+            if token is None:
+                fresh = new_token()
+                if await self._redis.set(key, fresh, nx=True, ex=BINDINGS_VERSION_TTL):
+                    token = fresh
+                else:
+                    token = await self._redis.get(key)
+        except (redis.RedisError, OSError) as exc:
+            self._failed(exc)
+            return None
+        self._failing_since = None
+        return token
+
+    def get(self, account_id: int, version: bytes, now: float) -> list[BindingRecord] | None:
+        """The unexpired bindings kept under ``version``, newest first; None when not kept."""
+        entry = self._entries.get(account_id)
+        if entry is None or entry.version != version or entry.trusted_until < time.monotonic():
+            return None
+        return [record for record in entry.records if record.expires_at > now]
+
+    def put(self, account_id: int, version: bytes, records: tuple[BindingRecord, ...]) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[account_id] = CachedBindings(
+            version, records, time.monotonic() + self.seconds
+        )
+
+    def changed(self, account_ids: list[int]) -> dict[int, bytes]:
+        """After a committed write (on a database thread): new tokens for ``account_ids``.
+
+        Returns the tokens set, none when Redis does not answer (logged).
+        """
+        for account_id in account_ids:
+            self._entries.pop(account_id, None)
+        tokens = {account_id: new_token() for account_id in account_ids}
+        if not tokens:
+            return {}
+        try:
+            with self._sync_redis.pipeline(transaction=False) as pipe:
+                for account_id, token in tokens.items():
+                    key = BINDINGS_VERSION_KEY.format(account_id)
+                    pipe.set(key, token, ex=BINDINGS_VERSION_TTL)
+                pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            self._failed(exc)
+            return {}
+        return tokens
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            logger.warning(
+                "bindings cache: Redis does not answer (%s); reading bindings from the database",
+                exc,
+            )
+
+    async def close(self) -> None:
+        await self._redis.aclose(close_connection_pool=True)
+        self._sync_redis.close()
+
+
+def new_token() -> bytes:
+    return secrets.token_hex(8).encode()
+
+
 class DjangoDirectory:
     """``sipcore.directory.Directory`` over the platform's models, off the event loop."""
 
@@ -387,7 +596,10 @@ class DjangoDirectory:
         threads: int = DEFAULT_DATABASE_THREADS,
         cache_seconds: float = DEFAULT_CACHE_SECONDS,
         clock: Callable[[], float] = time.time,
+        bindings_redis_url: str | None = None,
     ) -> None:
+        """``bindings_redis_url``: the Redis every worker shares, to cache bindings (see
+        ``BindingsCache``); without it every bindings read is a database query."""
         self._threads = threads
         self._clock = clock
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="sip-directory")
@@ -395,6 +607,8 @@ class DjangoDirectory:
         if self._cache is not None:
             register_cache(self._cache)
         self._watcher: asyncio.Task[None] | None = None
+        self._bindings = BindingsCache(bindings_redis_url) if bindings_redis_url else None
+        self._running: dict[Hashable, asyncio.Future[object]] = {}
 
     def _off_loop(self, query: Callable[P, R]) -> Callable[P, Awaitable[R]]:
         return sync_to_async(reconnecting(query), thread_sensitive=False, executor=self._executor)
@@ -408,9 +622,24 @@ class DjangoDirectory:
         if found:
             return value  # type: ignore[return-value]
         generation = cache.generation
-        result = await self._off_loop(query)(*args)
+        result = await self._shared((generation, *key), query, *args)
         cache.put(key, result, generation)
         return result
+
+    async def _shared(self, key: Hashable, query: Callable[..., R], *args: object) -> R:
+        """``query(*args)`` off the loop, run once for every caller asking for ``key`` while it
+        runs: a burst of calls missing the cache together makes one query, not one each."""
+        running = self._running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(self._off_loop(query)(*args))
+            self._running[key] = running
+            running.add_done_callback(partial(self._finished, key))
+        return await asyncio.shield(running)
+
+    def _finished(self, key: Hashable, running: asyncio.Future[object]) -> None:
+        self._running.pop(key, None)
+        if not running.cancelled():
+            running.exception()  # retrieved here too, should every caller have gone
 
     async def served_domain(self, host: str) -> str | None:
         return await self._lookup(served_domain, host.lower())
@@ -431,19 +660,47 @@ class DjangoDirectory:
         return await self._lookup(destination_rules, customer_id)
 
     async def bindings(self, account_id: int, now: float) -> list[BindingRecord]:
-        return await self._off_loop(bindings)(account_id, now)
+        cache = self._bindings
+        if cache is None:
+            return await self._off_loop(bindings)(account_id, now)
+        version = await cache.version(account_id)
+        if version is None:
+            return await self._off_loop(bindings)(account_id, now)
+        found = cache.get(account_id, version, now)
+        if found is not None:
+            return found
+        records = await self._shared(("bindings", account_id, version), all_bindings, account_id)
+        cache.put(account_id, version, records)
+        return [record for record in records if record.expires_at > now]
 
     async def save_binding(self, binding: BindingRecord, *, max_bindings: int) -> None:
-        await self._off_loop(save_binding)(binding, max_bindings)
+        await self._off_loop(self._written)(binding.account_id, save_binding, binding, max_bindings)
 
     async def remove_binding(self, account_id: int, contact_uri: str) -> None:
-        await self._off_loop(remove_binding)(account_id, contact_uri)
+        await self._off_loop(self._written)(account_id, remove_binding, account_id, contact_uri)
 
     async def remove_all_bindings(self, account_id: int) -> None:
-        await self._off_loop(remove_all_bindings)(account_id)
+        await self._off_loop(self._written)(account_id, remove_all_bindings, account_id)
 
     async def expire_bindings(self, now: float) -> list[BindingRecord]:
-        return await self._off_loop(expire_bindings)(now)
+        expired = await self._off_loop(expire_bindings)(now)
+        if self._bindings is not None and expired:
+            accounts = sorted({binding.account_id for binding in expired})
+            await self._off_loop(self._bindings.changed)(accounts)
+        return expired
+
+    def _written(self, account_id: int, write: Callable[..., None], *args: object) -> None:
+        """On a database thread: ``write`` (it commits), then a new version for the account,
+        and the account's rows read afresh under it: the registrar's 200 lists them next.
+
+        Read after the version is set, the rows are at least as new as it says.
+        """
+        write(*args)
+        if self._bindings is None:
+            return
+        token = self._bindings.changed([account_id]).get(account_id)
+        if token is not None:
+            self._bindings.put(account_id, token, all_bindings(account_id))
 
     async def providers_to_register(self) -> list[ProviderRecord]:
         return await self._off_loop(providers_to_register)()
@@ -474,7 +731,13 @@ class DjangoDirectory:
                 self._cache.clear()
                 async with asyncio.timeout(CHANGES_RESUBSCRIBE_SECONDS):
                     while True:
-                        await layer.receive(channel)
+                        try:
+                            await layer.receive(channel)
+                        except redis.TimeoutError:
+                            # redis-py's default socket timeout (5 s) equals channels_redis's
+                            # blocking pop: an idle feed times out now and then. Still a
+                            # member of the group, nothing was missed: wait on.
+                            continue
                         self._cache.clear()
             except TimeoutError:
                 continue
@@ -492,6 +755,8 @@ class DjangoDirectory:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
             self._watcher = None
+        if self._bindings is not None:
+            await self._bindings.close()
         barrier = threading.Barrier(self._threads)
 
         def close_this_threads_connections() -> None:

@@ -8,6 +8,7 @@ worker on the portal's event loop), so both start, announce and stop the worker 
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import hmac
 import os
@@ -20,7 +21,7 @@ from sipcore.cluster import ClusterConfig
 from sipcore.worker import SipWorker, WorkerConfig
 from sipplatform.envconfig import ListenAddress
 from sipplatform.security.conf import worker_config_fields
-from sipplatform.security.stores import counter_store
+from sipplatform.security.stores import counter_store, nonce_counter_store
 from sipplatform.sipworker.directory import DjangoDirectory
 from sipplatform.sipworker.events import PlatformEventSink
 
@@ -96,6 +97,26 @@ def format_address(address: BoundAddress) -> str:
     return str(ListenAddress(transport=transport, host=host, port=port))
 
 
+GC_THRESHOLDS = (20_000, 20, 50)
+"""Young-generation collections every 20,000 allocations rather than 700: a call allocates a
+few thousand objects, nearly all freed by reference counting, so the default runs the
+collector several times per call for nothing."""
+
+
+def settle_heap() -> None:
+    """Take what start-up left on the heap (Django, the models, the code: some 300,000
+    objects) out of the cyclic garbage collector's view.
+
+    Every full collection walks the whole heap (about 0.2 s here), and under load a full
+    collection comes every few hundred calls: about 1 ms of CPU per call, spent re-examining
+    objects that live as long as the process. Only collection is affected: frozen objects
+    are still freed by reference counting.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def run_worker(
     listen: Sequence[ListenAddress],
     stop: asyncio.Event,
@@ -110,13 +131,22 @@ async def run_worker(
     cancellation), the worker, its queued events and records, and its database connections
     are closed before this returns or raises.
     """
-    directory = DjangoDirectory()
+    directory = DjangoDirectory(bindings_redis_url=settings.REDIS_URL or None)
     events = PlatformEventSink(worker_id=config.worker_id)
     bans = counter_store()
-    worker = SipWorker(directory=directory, events=events, config=config, counter_store=bans)
+    nonces = nonce_counter_store()
+    worker = SipWorker(
+        directory=directory,
+        events=events,
+        config=config,
+        counter_store=bans,
+        nonce_counters=nonces,
+    )
     try:
         directory.watch_changes()
-        on_started(await worker.start(listen_tuples(listen)))
+        bound = await worker.start(listen_tuples(listen))
+        settle_heap()
+        on_started(bound)
         await stop.wait()
         await worker.drain(config.drain_grace)
     finally:
@@ -126,3 +156,5 @@ async def run_worker(
             await events.close()
             await directory.close()
             await bans.close()
+            if nonces is not None:
+                await nonces.close()

@@ -1,8 +1,9 @@
 """Running Kamailio with ``deploy/kamailio/kamailio.cfg`` in front of SIP workers, for tests.
 
-Ports come from the scale-out suite's range, 20000-20999. Kamailio runs in the foreground
+Ports come from the scale-out suite's range, 25000-25999. Kamailio runs in the foreground
 (``-DD``) with its runtime directory, control socket and dispatcher list in the test's
 temporary directory, probing the workers every second; ``kamcmd`` reads its dispatcher state.
+``start_sip_workers`` runs ``manage.py sipworker`` processes to stand behind it.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sipplatform.sipworker.tests.support import manage_py, wait_for_output
 from tests.integration.processes import REPO, port_is_free
 
-PORT_RANGE = range(20000, 21000)
+PORT_RANGE = range(25000, 26000)
 DEPLOY = REPO / "deploy" / "kamailio"
 KAMAILIO_CONFIG = DEPLOY / "kamailio.cfg"
 PING_INTERVAL = 1
 FR_TIMER_MS = 2000
+WORKER_START_TIMEOUT = 60
 
 
 def free_port(*taken: int) -> int:
@@ -128,3 +131,33 @@ def start_front_door(
         if time.monotonic() > deadline:
             raise AssertionError(f"kamailio did not start: {front.log_text()}")
         time.sleep(0.1)
+
+
+def start_sip_workers(
+    spawn: Callable[..., subprocess.Popen],
+    directory: Path,
+    env: dict[str, str],
+    count: int,
+    *taken: int,
+    options: Sequence[str] = (),
+) -> tuple[dict[int, str], dict[str, subprocess.Popen]]:
+    """``count`` SIP workers ``sip-1``, ``sip-2``, ... on 127.0.0.1 (UDP) with the command line
+    ``options``, started at once and listening on return: worker ids by port, and processes
+    by worker id."""
+    ports: dict[int, str] = {}
+    workers: dict[str, subprocess.Popen] = {}
+    for number in range(1, count + 1):
+        port = free_port(*ports, *taken)
+        worker_id = f"sip-{number}"
+        ports[port] = worker_id
+        workers[worker_id] = spawn(
+            manage_py(
+                "sipworker", "--listen", f"udp:127.0.0.1:{port}", "--worker-id", worker_id, *options
+            ),
+            env,
+            log=directory / f"{worker_id}.log",
+        )
+    for worker_id, process in workers.items():
+        log = directory / f"{worker_id}.log"
+        wait_for_output(log, "listening on", process, timeout=WORKER_START_TIMEOUT)
+    return ports, workers

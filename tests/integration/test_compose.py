@@ -6,6 +6,7 @@ a management command or a Celery app of this repository.
 """
 
 import importlib
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -23,10 +24,13 @@ FRONT_DOOR = REPO / "deploy" / "kamailio"
 DEFAULTED = re.compile(r"\$\{[A-Z_]+:-([^}]*)\}")
 
 
+def compose_file() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
 @pytest.fixture(scope="module")
 def services() -> dict:
-    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    return compose["services"]
+    return compose_file()["services"]
 
 
 def built_services(services: dict) -> dict:
@@ -118,6 +122,19 @@ def test_the_scale_profile_puts_kamailio_in_front_of_a_scalable_sip_service(serv
     copied = re.search(r"^COPY (.+) /etc/kamailio/$", dockerfile, re.MULTILINE)
     assert copied and all((FRONT_DOOR / name).is_file() for name in copied[1].split())
     assert "apt-get install -y --no-install-recommends kamailio" in dockerfile
+
+
+def test_the_workers_believe_the_source_header_from_kamailios_pinned_address_only(services):
+    network = compose_file()["networks"]["default"]["ipam"]["config"][0]
+    kamailio_address = ipaddress.ip_address(
+        services["kamailio"]["networks"]["default"]["ipv4_address"]
+    )
+    front_doors = with_defaults(services["sip"]["environment"]["SIP_SECURITY_FRONT_DOORS"])
+    assert kamailio_address in ipaddress.ip_network(front_doors)
+    assert kamailio_address in ipaddress.ip_network(network["subnet"])
+    assert kamailio_address not in ipaddress.ip_network(network["ip_range"]), (
+        "no other container may be given the front door's address"
+    )
 
 
 def test_the_dispatcher_list_is_rendered_from_the_template(tmp_path):

@@ -1,9 +1,11 @@
-"""No call detail record lost or doubled while the platform's processes fail under calls.
+"""No call detail or transfer audit record lost or doubled while the platform's processes fail
+under calls.
 
 A private ``redis-server`` (a port of 21000-21999, append-only file fsynced on every write, so
 a stop and start keeps its queues), a real ``celery -A sipplatform worker`` and a real
 ``manage.py sipworker`` run on pytest-django's PostgreSQL test database. Two sipcore phones
-register and alice calls bob again and again while, in turn:
+register and alice calls bob again and again, trying a blind transfer (REFER, declined under
+``tr=n``) in every call, while, in turn:
 
 1. Redis is stopped: the SIP worker keeps the records in its outbox and sends them when Redis
    is back;
@@ -15,7 +17,8 @@ register and alice calls bob again and again while, in turn:
 3. Redis is stopped and the SIP worker SIGKILLed with records still in its outbox: the
    restarted worker (same id, same outbox file) delivers them.
 
-At the end every call placed has exactly its two leg records, no more, no less.
+At the end every call placed has exactly its two leg records and its REFER exactly one audit
+record, no more, no less.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from psycopg import sql
 from sipcore.testing.waiting import wait_until
 from sipcore.tests.phones import Phone
 from sipcore.transport import Peer
-from sipplatform.calls.models import CallDetailRecord
+from sipplatform.calls.models import CallDetailRecord, TransferAuditRecord
 from sipplatform.customers.services import create_customer
 from sipplatform.dialplans.models import Dialplan
 from sipplatform.directory.services import create_sip_account, default_domain
@@ -250,10 +253,13 @@ class Phones:
             assert (await phone.register()).status == 200
 
     async def calls(self, count: int) -> None:
-        """Alice calls bob ``count`` times; bob answers and alice hangs up."""
+        """Alice calls bob ``count`` times; bob answers, alice tries a blind transfer (declined
+        under the default ``tr=n``, so it leaves one audit record and the call up) and hangs up."""
         for _ in range(count):
             call = await self.alice.call(f"sip:bob@{self.domain}")
             assert call.final.status == 200
+            refer_to = [("Refer-To", f"<sip:carol@{self.domain}>")]
+            assert (await call.request("REFER", headers=refer_to)).status == 603
             assert (await call.bye()).status == 200
             self.platform.call_ids.append(call.invite.call_id)
 
@@ -276,13 +282,27 @@ def legs_of(call_ids: list[str]) -> dict[str, int]:
         connections.close_all()
 
 
-def every_call_recorded(call_ids: list[str]) -> bool:
-    return all(count == LEGS_PER_CALL for count in legs_of(call_ids).values())
-
-
-def total_records() -> int:
+def audits_of(call_ids: list[str]) -> dict[str, int]:
+    """How many transfer audit records each call's REFER left."""
     try:
-        return CallDetailRecord.objects.count()
+        return {
+            call_id: TransferAuditRecord.objects.filter(call_id=call_id).count()
+            for call_id in call_ids
+        }
+    finally:
+        connections.close_all()
+
+
+def every_call_recorded(call_ids: list[str]) -> bool:
+    return all(count == LEGS_PER_CALL for count in legs_of(call_ids).values()) and all(
+        count == 1 for count in audits_of(call_ids).values()
+    )
+
+
+def total_records() -> tuple[int, int]:
+    """Call detail and transfer audit records in the database."""
+    try:
+        return CallDetailRecord.objects.count(), TransferAuditRecord.objects.count()
     finally:
         connections.close_all()
 
@@ -337,5 +357,7 @@ async def test_no_record_is_lost_or_doubled_when_redis_celery_postgres_and_the_w
 
     assert len(set(platform.call_ids)) == 10
     assert set((await sync_to_async(legs_of)(platform.call_ids)).values()) == {LEGS_PER_CALL}
-    assert await sync_to_async(total_records)() == LEGS_PER_CALL * len(platform.call_ids)
+    assert set((await sync_to_async(audits_of)(platform.call_ids)).values()) == {1}
+    calls = len(platform.call_ids)
+    assert await sync_to_async(total_records)() == (LEGS_PER_CALL * calls, calls)
     assert platform.outbox_rows() == 0

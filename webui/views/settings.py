@@ -80,6 +80,9 @@ class TransferDefaultsView(CustomerSettingsView):
 
     def page(self, request: HttpRequest, customer_form: forms.Form, formset: Any) -> HttpResponse:
         accounts = [form.instance for form in formset.forms]
+        for account in accounts:
+            if account.pk is None:  # a tampered row names no account of ours: shown with its error
+                account.customer = self.customer
         rows = zip(formset.forms, effective_policies(accounts), strict=True)
         context = self.get_context_data(customer_form=customer_form, formset=formset, rows=rows)
         status = 400 if customer_form.errors or any(formset.errors) else 200

@@ -10,7 +10,7 @@ from django.test import Client
 from sipplatform.asgi import application
 from sipplatform.customers.models import Customer, User
 from sipplatform.monitor.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_SIGNED_IN, MonitorConsumer
-from sipplatform.monitor.events import publish_event, publish_event_sync
+from sipplatform.monitor.events import publish_event, publish_event_sync, publish_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,6 +51,29 @@ async def test_a_customer_user_receives_its_customers_events(acme_admin):
     await publish_event(acme_admin.customer_id, RINGING)
     assert await socket.receive_json_from() == RINGING
     await socket.disconnect()
+
+
+async def test_a_batch_of_events_arrives_one_by_one_in_order_and_only_to_its_customer(
+    acme_admin, globex_admin
+):
+    acme, globex = await open_socket(acme_admin), await open_socket(globex_admin)
+    await acme.receive_json_from()
+    await globex.receive_json_from()
+    answered = {"type": "call.answered", "from": "alice", "to": "bob"}
+    other = {"type": "call.new", "from": "carol", "to": "dave"}
+    await publish_events(
+        [
+            (acme_admin.customer_id, RINGING),
+            (globex_admin.customer_id, other),
+            (acme_admin.customer_id, answered),
+        ]
+    )
+    assert await acme.receive_json_from() == RINGING
+    assert await acme.receive_json_from() == answered
+    assert await globex.receive_json_from() == other
+    assert await acme.receive_nothing()
+    await acme.disconnect()
+    await globex.disconnect()
 
 
 async def test_sync_code_publishes_the_same_way(acme_admin):

@@ -14,6 +14,7 @@ import threading
 import time
 
 import pytest
+import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connections
@@ -170,6 +171,17 @@ async def test_lookups_are_kept_until_a_change_is_committed(directory, alice, mo
     assert len(queries) == 2
 
 
+async def test_requests_missing_the_cache_together_share_one_query(directory, alice, monkeypatch):
+    queries = counting(monkeypatch, "find_account")
+
+    found = await asyncio.gather(
+        *(directory.find_account("alice", "acme.sip.test") for _ in range(5))
+    )
+
+    assert {record.id for record in found} == {alice.pk}
+    assert queries == ["alice@acme.sip.test"]
+
+
 async def test_a_change_without_signals_counts_once_announced_or_expired(alice, monkeypatch):
     directory = DjangoDirectory(threads=1, cache_seconds=0.3)
     try:
@@ -219,6 +231,63 @@ async def test_a_change_announced_by_another_process_clears_the_cache(alice, mon
         finally:
             await directory.close()
             await layer.close_pools()
+
+
+class TimingOutLayer:
+    """A channel layer whose blocking reads time out as channels_redis's do on redis-py 8
+    (socket timeout 5 s, blocking pop 5 s), then deliver one announcement."""
+
+    def __init__(self) -> None:
+        self.joined = 0
+        self.reads = 0
+        self.announce = asyncio.Event()
+        self.announced = asyncio.Event()
+
+    async def new_channel(self) -> str:
+        return "specific.test!1"
+
+    async def group_add(self, group: str, channel: str) -> None:
+        self.joined += 1
+
+    async def receive(self, channel: str) -> dict:
+        self.reads += 1
+        if self.reads <= 3:
+            raise redis.TimeoutError("Timeout reading from 127.0.0.1:6379")
+        if self.reads == 4:
+            await self.announce.wait()
+            self.announced.set()
+            return CHANGED_MESSAGE
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_an_idle_change_feed_timing_out_keeps_the_cache_and_the_subscription(
+    alice, monkeypatch, caplog
+):
+    layer = TimingOutLayer()
+    monkeypatch.setattr(directory_module, "get_channel_layer", lambda: layer)
+    directory = DjangoDirectory(threads=1)
+    try:
+        queries = counting(monkeypatch, "find_account")
+        directory.watch_changes()
+        with caplog.at_level(logging.WARNING, logger="sipplatform.sipworker.directory"):
+            async with asyncio.timeout(5):
+                while layer.reads < 4:
+                    await asyncio.sleep(0.01)
+            await directory.find_account("alice", "acme.sip.test")
+            await directory.find_account("alice", "acme.sip.test")
+            assert len(queries) == 1  # three time-outs later, the cache is still there
+            layer.announce.set()
+            async with asyncio.timeout(5):
+                await layer.announced.wait()
+            await asyncio.sleep(0.05)
+            await directory.find_account("alice", "acme.sip.test")
+    finally:
+        await directory.close()
+
+    assert layer.joined == 1
+    assert len(queries) == 2  # cleared by the announcement only
+    assert "lost the configuration change feed" not in caplog.text
 
 
 async def test_served_domain_resolves_names_and_aliases_to_the_domain_name(directory, domain):

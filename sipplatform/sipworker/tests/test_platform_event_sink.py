@@ -50,10 +50,24 @@ async def listener():
     await layer.group_discard("staff", staff_channel)
 
 
+async def receive_messages(layer, channel: str, count: int) -> tuple[list[dict], list[dict]]:
+    """The next ``count`` events on ``channel``, batches unpacked, and the messages they came in."""
+    events: list[dict] = []
+    messages: list[dict] = []
+    while len(events) < count:
+        message = await asyncio.wait_for(layer.receive(channel), RECEIVE_TIMEOUT)
+        messages.append(message)
+        if message["type"] == "monitor.events":
+            events.extend(message["events"])
+        else:
+            assert message["type"] == "monitor.event"
+            events.append(message["event"])
+    assert len(events) == count
+    return events, messages
+
+
 async def receive(layer, channel: str) -> dict:
-    message = await asyncio.wait_for(layer.receive(channel), RECEIVE_TIMEOUT)
-    assert message["type"] == "monitor.event"
-    return message["event"]
+    return (await receive_messages(layer, channel, 1))[0][0]
 
 
 async def stored(query):
@@ -76,21 +90,52 @@ async def test_events_reach_the_customer_and_staff_in_order(sink, listener):
         sink.publish(LiveEvent(kind=kind, customer_id=7, data={"call_id": "c1"}, at=100.0 + index))
 
     for channel in (customer_channel, staff_channel):
-        received = [await receive(layer, channel) for _ in kinds]
+        received, messages = await receive_messages(layer, channel, len(kinds))
         assert [event["type"] for event in received] == kinds
         assert received[0] == {"call_id": "c1", "type": "call.new", "at": 100.0}
+        # Published together, they travel together: one channel-layer message per group.
+        assert [message["type"] for message in messages] == ["monitor.events"]
+
+
+async def test_events_of_many_calls_and_customers_each_keep_their_order(listener, tmp_path):
+    layer, customer_channel, staff_channel = listener
+    sink = PlatformEventSink(outbox=tmp_path / "outbox.sqlite3", batch_delay=0.001)
+    kinds = ["call.new", "call.ringing", "call.answered", "call.ended"]
+    published = []
+    for round_ in range(3):
+        for kind in kinds:
+            for call, customer in (("a", 7), ("b", 8), ("c", 7)):
+                event = {"call_id": f"{call}{round_}", "seq": len(published)}
+                published.append((customer, kind, event["call_id"]))
+                sink.publish(LiveEvent(kind=kind, customer_id=customer, data=event))
+        await asyncio.sleep(0.005)
+    try:
+        staff, _ = await receive_messages(layer, staff_channel, len(published))
+        customer7, _ = await receive_messages(
+            layer, customer_channel, sum(1 for p in published if p[0] == 7)
+        )
+    finally:
+        await sink.close()
+
+    for received in (staff, customer7):
+        by_call: dict[str, list[str]] = {}
+        for event in received:
+            by_call.setdefault(event["call_id"], []).append(event["type"])
+        assert all(order == kinds for order in by_call.values())
+    assert {event["call_id"][0] for event in customer7} == {"a", "c"}
+    assert len({event["seq"] for event in staff}) == len(published)
 
 
 async def test_a_stuck_call_does_not_hold_up_the_events_of_other_calls(monkeypatch, tmp_path):
     gate = asyncio.Event()
     delivered: list[str] = []
 
-    async def publish(customer_id, event):
-        if event["call_id"] == "stuck":
+    async def publish(events):
+        if any(event["call_id"] == "stuck" for _, event in events):
             await gate.wait()
-        delivered.append(event["call_id"])
+        delivered.extend(event["call_id"] for _, event in events)
 
-    monkeypatch.setattr(events_module, "publish_event", publish)
+    monkeypatch.setattr(events_module, "publish_events", publish)
     sink = PlatformEventSink(lanes=2, outbox=tmp_path / "outbox.sqlite3")
     stuck = LiveEvent(kind="call.new", customer_id=7, data={"call_id": "stuck"})
     lane = hash(ordering_key(stuck)) % 2
@@ -139,11 +184,11 @@ async def test_publishing_never_waits_for_the_channel_layer(
 ):
     gate = asyncio.Event()
 
-    async def stuck_publish(customer_id, event):
+    async def stuck_publish(events):
         await gate.wait()
 
-    monkeypatch.setattr(events_module, "publish_event", stuck_publish)
-    sink = PlatformEventSink(backlog=2, outbox=tmp_path / "outbox.sqlite3")
+    monkeypatch.setattr(events_module, "publish_events", stuck_publish)
+    sink = PlatformEventSink(backlog=2, outbox=tmp_path / "outbox.sqlite3", batch_delay=0)
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="sipplatform.sipworker.events"):
         for _ in range(5):
