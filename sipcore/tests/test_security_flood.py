@@ -70,10 +70,9 @@ class Flood:
         return self.requests / self.seconds
 
 
-async def flood(scenario: str, port: int, *taken: int, log: Path) -> Flood:
-    """Run one SIPp flood to its end: ``FLOOD_RATE`` requests/s for ``FLOOD_SECONDS``."""
-    local = free_port(PORTS, *taken)
-    control = free_port(PORTS, local, *taken)
+async def flood(scenario: str, port: int, local: int, control: int, *, log: Path) -> Flood:
+    """Run one SIPp flood from ``local`` (``control`` for its control socket) to its end:
+    ``FLOOD_RATE`` requests/s for ``FLOOD_SECONDS``."""
     count = FLOOD_RATE * FLOOD_SECONDS
     started = time.monotonic()
     with log.open("wb") as output:
@@ -119,11 +118,15 @@ async def run_flood(world, tmp_path: Path) -> tuple[list[Flood], int]:
             peak = max(peak, rss())
             await asyncio.sleep(0.1)
 
+    # Both floods' ports chosen before either SIPp binds, so they cannot pick the same one.
+    ports: list[int] = []
+    for _ in range(4):
+        ports.append(free_port(PORTS, port, *ports))
     sampler = asyncio.ensure_future(sample())
     try:
         floods = await asyncio.gather(
-            flood("flood_invite.xml", port, log=tmp_path / "invite.log"),
-            flood("flood_register.xml", port, log=tmp_path / "register.log"),
+            flood("flood_invite.xml", port, *ports[:2], log=tmp_path / "invite.log"),
+            flood("flood_register.xml", port, *ports[2:], log=tmp_path / "register.log"),
         )
     finally:
         done.set()
