@@ -4,7 +4,7 @@ Test code only; nothing in the platform imports it. It imports no Django, so the
 tests can use it as well as the Django apps' tests.
 """
 
-from sipcore.testing.ports import free_port
+from sipcore.testing.ports import free_port, port_is_free
 from sipcore.testing.waiting import eventually, wait_until
 
-__all__ = ["eventually", "free_port", "wait_until"]
+__all__ = ["eventually", "free_port", "port_is_free", "wait_until"]

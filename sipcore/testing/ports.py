@@ -18,12 +18,13 @@ def free_port(ports: range, *taken: int) -> int:
     candidates = [port for port in ports if port not in taken]
     random.shuffle(candidates)
     for port in candidates:
-        if _is_free(port):
+        if port_is_free(port):
             return port
     raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
-def _is_free(port: int) -> bool:
+def port_is_free(port: int) -> bool:
+    """Nothing is bound to ``port`` on 127.0.0.1, TCP or UDP (SIP takes both)."""
     for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
         with socket.socket(socket.AF_INET, kind) as probe:
             try:

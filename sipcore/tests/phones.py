@@ -29,7 +29,7 @@ from typing import Any
 
 from sipcore.auth import Accepted, DigestClient, DigestServer, ha1, password_lookup
 from sipcore.dialog import Dialog
-from sipcore.directory import AccountRecord
+from sipcore.directory import AccountRecord, ProviderRecord
 from sipcore.endpoint import Endpoint, EndpointConfig, ServerTransactionHandle
 from sipcore.events import MemoryEventSink
 from sipcore.memory_directory import MemoryDirectory, account, customer
@@ -440,6 +440,28 @@ class World:
     def change_account(self, user: str, **fields: object) -> AccountRecord:
         record = self.directory.accounts[(user, self.domain)]
         return self.directory.add_account(replace(record, **fields))
+
+    def add_trunk(self, provider_id: int, server: str, *, register_contact: str = "") -> None:
+        """Customer 1's provider "trunk" at ``server`` (host:port), which the worker does not
+        register with; ``register_contact`` names the account a call in from it reaches."""
+        self.directory.add_provider(
+            ProviderRecord(
+                id=provider_id,
+                customer_id=1,
+                name="trunk",
+                server_uri=f"sip:{server}",
+                outbound_proxy="",
+                username="trunk-user",
+                auth_username="",
+                password="trunk-secret",
+                from_user="",
+                from_host="",
+                custom_headers=(),
+                register=False,
+                register_contact=register_contact,
+                register_expiry=60,
+            )
+        )
 
     async def phone(
         self, user: str, transport: str = "udp", *, register: bool = True, **settings: object
@@ -905,6 +927,75 @@ class Baresip(TracedPhone):
             self._capture = None
 
 
+LINPHONERC = """\
+[sip]
+sip_port={udp_port}
+sip_tcp_port={tcp_port}
+sip_tls_port=0
+bind_address=127.0.0.1
+guess_hostname=0
+register_only_when_network_is_up=0
+ping_with_options=0
+default_proxy=0
+
+[proxy_0]
+reg_proxy=<{proxy}>
+{route}reg_identity="{user}" <sip:{user}@{domain}>
+reg_expires=300
+reg_sendregister=1
+publish=0
+
+[auth_info_0]
+username={user}
+passwd={password}
+realm={domain}
+
+[rtp]
+audio_rtp_port={rtp_port}
+
+[sound]
+echocancellation=0
+
+[video]
+enabled=0
+capture=0
+display=0
+"""
+"""linphonec's settings (PEERS.md): one account, no TLS, no video, no echo canceller."""
+
+
+def write_linphonerc(
+    home: Path,
+    user: str,
+    password: str,
+    domain: str,
+    proxy: str,
+    *,
+    route: str = "",
+    udp_port: int,
+    tcp_port: int = 0,
+    rtp_port: int,
+) -> Path:
+    """linphonec's home ``home``, made ready: its data directory and a ``linphonerc`` that
+    registers ``user`` at ``proxy`` (a SIP URI), sent by way of ``route`` if given. The
+    ``linphonerc``'s path."""
+    (home / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
+    config = home / "linphonerc"
+    config.write_text(
+        LINPHONERC.format(
+            udp_port=udp_port,
+            tcp_port=tcp_port,
+            proxy=proxy,
+            route=f"reg_route=<{route}>\n" if route else "",
+            user=user,
+            password=password,
+            domain=domain,
+            rtp_port=rtp_port,
+        )
+    )
+    return config
+
+
 class Linphone(TracedPhone):
     """A linphonec process driven through its stdin/stdout; it answers calls itself unless
     ``auto_answer`` is False (then ``answer``). With ``trace`` it logs every SIP message
@@ -938,43 +1029,18 @@ class Linphone(TracedPhone):
 
     def configure(self, user: str, password: str, server: Peer) -> None:
         """An account registering to ``server`` over its transport (PEERS.md's settings)."""
-        (self.home / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
         udp, tcp = (self.sip_port, 0) if server.transport == "udp" else (0, self.sip_port)
-        (self.home / "linphonerc").write_text(
-            f"""[sip]
-sip_port={udp}
-sip_tcp_port={tcp}
-sip_tls_port=0
-bind_address=127.0.0.1
-guess_hostname=0
-register_only_when_network_is_up=0
-ping_with_options=0
-default_proxy=0
-
-[proxy_0]
-reg_proxy=<sip:{server.hostport};transport={server.transport}>
-reg_route=<sip:{server.hostport};transport={server.transport};lr>
-reg_identity="{user}" <sip:{user}@{DOMAIN}>
-reg_expires=300
-reg_sendregister=1
-publish=0
-
-[auth_info_0]
-username={user}
-passwd={password}
-realm={DOMAIN}
-
-[rtp]
-audio_rtp_port={self.rtp_port}
-
-[sound]
-echocancellation=0
-
-[video]
-enabled=0
-capture=0
-display=0
-"""
+        proxy = f"sip:{server.hostport};transport={server.transport}"
+        write_linphonerc(
+            self.home,
+            user,
+            password,
+            DOMAIN,
+            proxy,
+            route=f"{proxy};lr",
+            udp_port=udp,
+            tcp_port=tcp,
+            rtp_port=self.rtp_port,
         )
 
     async def start(self) -> None:

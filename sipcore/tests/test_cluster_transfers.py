@@ -31,11 +31,12 @@ from sipcore.tests.phones import DOMAIN, PhoneCall, World, running_world, sdp
 from sipcore.tests.test_transfer_server_side import (
     TRANSFER_DIALPLAN,
     account_id,
+    attended_refer_joins,
     final_audit,
     invites,
     notified,
-    notifies,
     refer,
+    refer_is_rejected,
     replaces_uri,
     still_talking,
     talk,
@@ -99,6 +100,17 @@ async def on_worker(world: World, caller, callee, offer: bytes) -> tuple[PhoneCa
     return await talking(world, caller, callee, offer)
 
 
+async def attended_across(one: World, two: World, policy: str):
+    """bob and carol under transfer policy ``policy``; alice talks to bob (``first``) through
+    worker ``one``, then to carol (``consult``) through ``two``: both ends of both calls."""
+    use_policy(one, policy, "bob", "carol")
+    bob, carol = await one.phone("bob"), await one.phone("carol")
+    alice = await one.phone("alice")
+    first, at_bob = await on_worker(one, alice, bob, sdp("alice-bob"))
+    consult, at_carol = await on_worker(two, alice, carol, sdp("alice-carol"))
+    return first, at_bob, consult, at_carol
+
+
 def name(world: World) -> str:
     return world.worker.config.worker_id
 
@@ -112,29 +124,14 @@ def calls(*worlds: World) -> list[int]:
 
 async def test_an_attended_transfer_joins_calls_held_by_two_workers(redis):
     async with workers(2) as (one, two):
-        use_policy(one, "p", "bob", "carol")
-        bob, carol = await one.phone("bob"), await one.phone("carol")
-        alice = await one.phone("alice")
-        first, at_bob = await on_worker(one, alice, bob, sdp("alice-bob"))
-        consult, at_carol = await on_worker(two, alice, carol, sdp("alice-carol"))
+        first, at_bob, consult, at_carol = await attended_across(one, two, "p")
         assert calls(one, two) == [1, 1]
         await owner_becomes(redis, consult.invite.call_id, name(two))
         refer_to = replaces_uri(consult)
 
-        response = await refer(first, refer_to)
+        await attended_refer_joins(first, at_bob, consult, at_carol, refer_to)
 
-        assert response.status == 202
-        await asyncio.wait_for(first.ended.wait(), 5)
-        await asyncio.wait_for(consult.ended.wait(), 5)
-        assert notified(first) == [100, 200]
-        assert notifies(first)[-1].headers.get("Subscription-State") == (
-            "terminated;reason=noresource"
-        )
-        # one offer/answer at a time, each session description passed on untouched
-        assert invites(at_bob) == [carol.answer_body]
-        assert invites(at_carol) == [bob.answer_body]
-        assert talk(at_bob, at_carol) and at_bob.remote_sdp == carol.answer_body
-        assert not at_bob.ended.is_set() and not at_carol.ended.is_set()
+        # each session description passed on untouched, through both workers
         assert at_bob.dialog.state.name == at_carol.dialog.state.name == "CONFIRMED"
         await one.settle(lambda: calls(one, two) == [1, 1])
 
@@ -184,11 +181,8 @@ async def test_the_transfer_goes_on_when_the_transferor_hangs_up_both_calls_afte
     redis,
 ):
     async with workers(2) as (one, two):
-        use_policy(one, "c", "bob", "carol")
-        bob, carol = await one.phone("bob"), await one.phone("carol")
-        alice = await one.phone("alice")
-        first, at_bob = await on_worker(one, alice, bob, sdp("alice-bob"))
-        consult, at_carol = await on_worker(two, alice, carol, sdp("alice-carol"))
+        first, at_bob, consult, at_carol = await attended_across(one, two, "c")
+        bob, carol = at_bob.phone, at_carol.phone
         await owner_becomes(redis, consult.invite.call_id, name(two))
 
         assert (await refer(first, replaces_uri(consult))).status == 202
@@ -240,19 +234,8 @@ async def test_rfc_3891_rejections_across_workers_come_before_the_202(redis, cas
             await owner_becomes(redis, consult.invite.call_id, name(two))
             refer_to = replaces_uri(consult, early_only=True)
 
-        response = await refer(first, refer_to)
+        await refer_is_rejected(one, first, at_bob, refer_to, status, reason)
 
-        assert (response.status, response.reason) == (status, reason)
-        assert not notifies(first)
-        await still_talking(first, at_bob, sdp("alice-bob-2"))
-        assert invites(at_bob) == [sdp("alice-bob-2")]
-        audit = one.events.transfer_audits[-1]
-        assert (audit["decision"], audit["final_status"], audit["outcome"]) == (
-            "rejected",
-            status,
-            "rejected",
-        )
-        assert transfer_kinds(one) == ["transfer.requested", "transfer.decided"]
         assert calls(one, two) == [1, 0 if case == "unknown" else 1]
 
 

@@ -8,8 +8,6 @@ A SipWorker on UDP loopback; a bare socket plays the front door."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -18,15 +16,15 @@ import pytest
 from sipcore.auth import DigestClient, DigestServer
 from sipcore.b2bua.admission import Admission, Refused
 from sipcore.b2bua.hairpin import HairpinMark
-from sipcore.directory import ProviderRecord
 from sipcore.events import MemoryEventSink
 from sipcore.memory_directory import MemoryDirectory, account, customer
-from sipcore.message import Request, Response, new_branch, new_call_id, new_tag, parse_message
+from sipcore.message import Request, Response, new_branch, new_call_id, new_tag
 from sipcore.registrar import Registrar, RegistrarConfig
 from sipcore.security import BanPolicy, GateConfig, Subject
 from sipcore.security.gate import SOURCE_HEADER
 from sipcore.tests.phones import DOMAIN, PASSWORD, hashes, running_world
 from sipcore.tests.test_registrar import Clock, Registering
+from sipcore.tests.test_security_endpoint import BareUdpSocket
 from sipcore.transport import Peer
 
 ALLOWED = "192.0.2.10"
@@ -35,18 +33,13 @@ PROVIDER = "203.0.113.5"
 FRONT_DOOR = Peer("udp", "127.0.0.1", 5060)
 
 
-class Door:
+class Door(BareUdpSocket):
     """A UDP socket sending requests as a front door does, naming a phone's address."""
 
-    def __init__(self, worker: Peer) -> None:
-        self.worker = worker.address()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.setblocking(False)
-        self.port = self.sock.getsockname()[1]
+    answer_wait = 2.0
 
-    def close(self) -> None:
-        self.sock.close()
+    def __init__(self, worker: Peer) -> None:
+        super().__init__(worker.address())
 
     def request(self, method: str, uri: str, phone: str, *, user: str = "alice", extra=()) -> bytes:
         headers = [
@@ -64,18 +57,6 @@ class Door:
             *extra,
         ]
         return Request(method, uri, headers).to_bytes()
-
-    async def exchange(self, data: bytes, wait: float = 2.0) -> Response | None:
-        loop = asyncio.get_running_loop()
-        await loop.sock_sendto(self.sock, data, self.worker)
-        try:
-            async with asyncio.timeout(wait):
-                while True:
-                    answer = parse_message(await loop.sock_recv(self.sock, 65535))
-                    if isinstance(answer, Response) and answer.status >= 200:
-                        return answer
-        except TimeoutError:
-            return None
 
     async def register(self, phone: str, password: str = PASSWORD) -> Response | None:
         uri = f"sip:{DOMAIN}"
@@ -144,24 +125,7 @@ async def test_wrong_passwords_through_the_front_door_ban_the_phone_not_the_door
 async def test_a_provider_behind_the_front_door_is_matched_by_its_own_address(front):
     """A call in from the provider reaches the account its register contact names; the same
     INVITE from anyone else is refused, so the worker is no open relay."""
-    front.world.directory.add_provider(
-        ProviderRecord(
-            id=7,
-            customer_id=1,
-            name="trunk",
-            server_uri=f"sip:{PROVIDER}:5062",
-            outbound_proxy="",
-            username="trunk-user",
-            auth_username="",
-            password="trunk-secret",
-            from_user="",
-            from_host="",
-            custom_headers=(),
-            register=False,
-            register_contact=f"alice@{DOMAIN}",
-            register_expiry=60,
-        )
-    )
+    front.world.add_trunk(7, f"{PROVIDER}:5062", register_contact=f"alice@{DOMAIN}")
     uri = "sip:alice@127.0.0.1"  # no served domain: only the provider's account matches
     from_provider = await front.door.exchange(front.door.request("INVITE", uri, PROVIDER))
     assert from_provider is not None

@@ -101,11 +101,15 @@ async def secured_server(
         await endpoint.close()
 
 
-class Client:
-    """A bare UDP socket: sends requests, and says whether anything came back."""
+class BareUdpSocket:
+    """A UDP socket on 127.0.0.1 that sends requests to ``server`` and says whether a final
+    answer came back."""
 
-    def __init__(self, port: int) -> None:
-        self.server = ("127.0.0.1", port)
+    answer_wait = 0.4
+    """Seconds ``exchange`` waits for an answer before it takes the request for dropped."""
+
+    def __init__(self, server: tuple[str, int]) -> None:
+        self.server = server
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.setblocking(False)
@@ -113,6 +117,25 @@ class Client:
 
     def close(self) -> None:
         self.sock.close()
+
+    async def exchange(self, data: bytes) -> Response | None:
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendto(self.sock, data, self.server)
+        try:
+            async with asyncio.timeout(self.answer_wait):
+                while True:
+                    answer = parse_message(await loop.sock_recv(self.sock, 65535))
+                    if isinstance(answer, Response) and answer.status >= 200:
+                        return answer
+        except TimeoutError:
+            return None
+
+
+class Client(BareUdpSocket):
+    """A bare UDP socket registering alice with the server on ``port``."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(("127.0.0.1", port))
 
     def request(self, method: str = "REGISTER", *, headers=(), call_id: str = "") -> bytes:
         lines = [
@@ -130,18 +153,6 @@ class Client:
             "",
         ]
         return "\r\n".join(lines).encode()
-
-    async def exchange(self, data: bytes, wait: float = 0.4) -> Response | None:
-        loop = asyncio.get_running_loop()
-        await loop.sock_sendto(self.sock, data, self.server)
-        try:
-            async with asyncio.timeout(wait):
-                while True:
-                    answer = parse_message(await loop.sock_recv(self.sock, 65535))
-                    if isinstance(answer, Response) and answer.status >= 200:
-                        return answer
-        except TimeoutError:
-            return None
 
     async def register(self, password: str) -> Response | None:
         challenge = await self.exchange(self.request())

@@ -23,7 +23,7 @@ import importlib
 
 import pytest
 
-from sipcore.directory import ProviderRecord, TransferPolicy
+from sipcore.directory import TransferPolicy
 from sipcore.memory_directory import customer
 from sipcore.message import Request, Response
 from sipcore.policy import DestinationRules
@@ -71,24 +71,7 @@ async def world(trunk):
         world.directory.platform_rules = DestinationRules(
             denied_prefixes=frozenset(PREMIUM_RATE_PREFIXES)
         )
-        world.directory.add_provider(
-            ProviderRecord(
-                id=TRUNK_ID,
-                customer_id=1,
-                name="trunk",
-                server_uri=f"sip:{trunk.local.hostport}",
-                outbound_proxy="",
-                username="trunk-user",
-                auth_username="",
-                password="trunk-secret",
-                from_user="",
-                from_host="",
-                custom_headers=(),
-                register=False,
-                register_contact="",
-                register_expiry=60,
-            )
-        )
+        world.add_trunk(TRUNK_ID, trunk.local.hostport)
         world.directory.add_dialplan(1, "out", 'sys.Dial("${dst}@trunk")')
         world.directory.add_dialplan(1, "transfer", 'sys.Dial("${dst}@trunk")')
         yield world

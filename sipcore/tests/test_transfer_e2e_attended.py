@@ -14,12 +14,13 @@ import pytest
 
 from sipcore.tests.phones import DOMAIN, Linphone, running_world
 from sipcore.tests.transfer_e2e import (
+    LINPHONE_MARKS,
+    add_accounts,
     add_transfer_dialplan,
     final_audit,
-    linphones,
     phones_talk,
     refer_answered,
-    stop,
+    running_linphones,
     traced_notifies,
     transfer_events,
     transfer_kinds,
@@ -27,10 +28,7 @@ from sipcore.tests.transfer_e2e import (
     use_policy,
 )
 
-pytestmark = [
-    pytest.mark.real,
-    pytest.mark.skipif(not Linphone.available(), reason="linphonec is not installed"),
-]
+pytestmark = LINPHONE_MARKS
 
 USERS = ("alice", "bob", "carol")
 
@@ -85,12 +83,9 @@ def assert_completed_on_the_server(world, notifies, record, policy: str) -> None
 @pytest.mark.parametrize("policy", ["c", "p"])
 async def test_callee_transfers_its_caller_to_the_target_it_consulted(tmp_path, policy):
     async with running_world() as world:
-        for user in USERS:
-            world.add_account(user)
+        add_accounts(world, *USERS)
         use_policy(world, policy, *USERS)
-        phones = await linphones(tmp_path, world, *USERS)
-        alice, bob, carol = phones["alice"], phones["bob"], phones["carol"]
-        try:
+        async with running_linphones(tmp_path, world, *USERS) as (alice, bob, carol):
             await alice.command(f"call sip:bob@{DOMAIN}")
             await bob.wait_line("connected", timeout=15)
             await consult(bob, alice, carol)
@@ -99,27 +94,20 @@ async def test_callee_transfers_its_caller_to_the_target_it_consulted(tmp_path, 
             await alice.command("terminate")
             await carol.wait_line("ended", timeout=10)
             await world.settle(lambda: world.worker.active_calls == 0, timeout=10)
-        finally:
-            await stop(phones)
     assert_completed_on_the_server(world, notifies, record, policy)
 
 
 async def test_caller_transfers_the_party_it_called_to_a_second_party_it_called(tmp_path):
     async with running_world() as world:
-        for user in USERS:
-            world.add_account(user)
+        add_accounts(world, *USERS)
         use_policy(world, "c", *USERS)
-        phones = await linphones(tmp_path, world, *USERS)
-        alice, bob, carol = phones["alice"], phones["bob"], phones["carol"]
-        try:
+        async with running_linphones(tmp_path, world, *USERS) as (alice, bob, carol):
             await bob.command(f"call sip:alice@{DOMAIN}")
             await alice.wait_line("connected", timeout=15)
             await consult(bob, alice, carol)
             notifies, record = await transferred(world, bob, alice, carol)
             await carol.command("terminate")
             await alice.wait_line("ended", timeout=10)
-        finally:
-            await stop(phones)
     assert_completed_on_the_server(world, notifies, record, "c")
 
 
@@ -129,13 +117,11 @@ async def test_semi_attended_transfer_to_a_target_still_ringing(tmp_path, fallba
     the ringing dialogue over, or cancels it and calls the target anew (the account's
     setting); either way the transferee ends up talking to the target once it answers."""
     async with running_world() as world:
-        for user in USERS:
-            world.add_account(user, semi_attended_fallback_blind=fallback_blind)
+        add_accounts(world, *USERS, semi_attended_fallback_blind=fallback_blind)
         use_policy(world, "c", *USERS)
         add_transfer_dialplan(world)
-        phones = await linphones(tmp_path, world, *USERS, ringing=("carol",))
-        alice, bob, carol = phones["alice"], phones["bob"], phones["carol"]
-        try:
+        phones = running_linphones(tmp_path, world, *USERS, ringing=("carol",))
+        async with phones as (alice, bob, carol):
             await alice.command(f"call sip:bob@{DOMAIN}")
             await bob.wait_line("connected", timeout=15)
             await until_talking(bob, alice)
@@ -157,8 +143,6 @@ async def test_semi_attended_transfer_to_a_target_still_ringing(tmp_path, fallba
             notifies = traced_notifies(bob)
             await alice.command("terminate")
             await carol.wait_line("ended", timeout=10)
-        finally:
-            await stop(phones)
     assert (record["kind"], record["outcome"], record["final_status"]) == (
         "semi_attended",
         "completed",

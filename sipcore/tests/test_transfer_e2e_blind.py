@@ -16,25 +16,26 @@ from sipcore.policy import DestinationRules
 from sipcore.tests.phones import DOMAIN, Baresip, Linphone, running_world
 from sipcore.tests.transfer_e2e import (
     LIBRE_ALGORITHMS,
+    LINPHONE_MARKS,
     PREMIUM_PREFIXES,
+    add_accounts,
     add_transfer_dialplan,
-    baresips,
     final_audit,
-    linphones,
     phones_talk,
     refer_answered,
-    stop,
+    running_baresips,
+    running_linphones,
     traced_notifies,
     transfer_events,
     transfer_kinds,
+    transferor_left,
     until_talking,
     use_policy,
 )
 
-pytestmark = [
-    pytest.mark.real,
-    pytest.mark.skipif(not Linphone.available(), reason="linphonec is not installed"),
-]
+pytestmark = LINPHONE_MARKS
+
+USERS = ("alice", "bob", "carol")
 
 
 async def alice_calls_bob(alice: Linphone, bob: Linphone) -> None:
@@ -58,11 +59,8 @@ async def refused_and_still_talking(world, alice, bob, status: int) -> dict:
 
 async def test_tr_n_linphone_blind_and_attended_refers_get_603_and_both_calls_stay_up(tmp_path):
     async with running_world() as world:
-        for user in ("alice", "bob", "carol"):
-            world.add_account(user)
-        phones = await linphones(tmp_path, world, "alice", "bob", "carol")
-        alice, bob, carol = phones["alice"], phones["bob"], phones["carol"]
-        try:
+        add_accounts(world, *USERS)
+        async with running_linphones(tmp_path, world, *USERS) as (alice, bob, carol):
             await alice_calls_bob(alice, bob)
             await bob.command(f"transfer sip:carol@{DOMAIN}")
             blind = await refused_and_still_talking(world, alice, bob, 603)
@@ -79,8 +77,6 @@ async def test_tr_n_linphone_blind_and_attended_refers_get_603_and_both_calls_st
             assert phones_talk(bob, carol) and phones_talk(alice, bob)
             assert not phones_talk(alice, carol)
             assert traced_notifies(bob) == []
-        finally:
-            await stop(phones)
     assert [(r["kind"], r["decision"], r["final_status"]) for r in (blind, attended)] == [
         ("blind", "rejected", 603),
         ("attended", "rejected", 603),
@@ -92,16 +88,13 @@ async def test_tr_n_linphone_blind_and_attended_refers_get_603_and_both_calls_st
 
 async def test_tr_p_the_transferees_new_call_is_routed_by_its_own_outgoing_dialplan(tmp_path):
     async with running_world() as world:
-        for user in ("alice", "bob", "carol"):
-            world.add_account(user)
+        add_accounts(world, *USERS)
         world.directory.add_dialplan(
             1, "alice-out", 'sys.Log("alice dials " + req.URI.User)\nsys.Dial("${dst}@local")\n'
         )
         world.change_account("alice", outgoing_dialplan="alice-out")
         use_policy(world, "p", "alice", "bob")
-        phones = await linphones(tmp_path, world, "alice", "bob", "carol")
-        alice, bob, carol = phones["alice"], phones["bob"], phones["carol"]
-        try:
+        async with running_linphones(tmp_path, world, *USERS) as (alice, bob, carol):
             await alice_calls_bob(alice, bob)
             await bob.command(f"transfer sip:carol@{DOMAIN}")
             assert await refer_answered(bob) == [202]
@@ -112,8 +105,6 @@ async def test_tr_p_the_transferees_new_call_is_routed_by_its_own_outgoing_dialp
             [passed] = [m for m in alice.sip_messages() if m.start_line.startswith("REFER ")]
             await alice.command("terminate")
             await carol.wait_line("ended", timeout=10)
-        finally:
-            await stop(phones)
     assert passed.header("Refer-To").strip("<>") == f"sip:carol@{DOMAIN}"
     assert "bob" in (passed.header("Referred-By") or "")
     logs = [e.data["text"] for e in world.events.events if e.kind == "dialplan.log"]
@@ -127,13 +118,11 @@ async def test_tr_c_blind_runs_the_transfer_dialplan_rings_the_target_first_then
     tmp_path,
 ):
     async with running_world() as world:
-        for user in ("alice", "bob", "carol"):
-            world.add_account(user)
+        add_accounts(world, *USERS)
         use_policy(world, "c", "bob")
         add_transfer_dialplan(world)
-        phones = await linphones(tmp_path, world, "alice", "bob", "carol", ringing=("carol",))
-        alice, bob, carol = phones["alice"], phones["bob"], phones["carol"]
-        try:
+        phones = running_linphones(tmp_path, world, *USERS, ringing=("carol",))
+        async with phones as (alice, bob, carol):
             await alice_calls_bob(alice, bob)
             await bob.command(f"transfer sip:carol@{DOMAIN}")
             assert await refer_answered(bob) == [202]
@@ -149,14 +138,9 @@ async def test_tr_c_blind_runs_the_transfer_dialplan_rings_the_target_first_then
             await carol.command("answer")
             await until_talking(alice, carol)
             await bob.wait_line("ended", timeout=10)
-            record = await final_audit(world)
-            await world.settle(lambda: not bob.live_dialogues())
-            assert not phones_talk(alice, bob)
-            notifies = traced_notifies(bob)
+            record, notifies = await transferor_left(world, bob, alice)
             await alice.command("terminate")
             await carol.wait_line("ended", timeout=10)
-        finally:
-            await stop(phones)
     assert [status for _, status, _ in notifies] == [100, 180, 200]
     assert len({event for event, _, _ in notifies}) == 1
     assert notifies[0][0].startswith("refer;id=")
@@ -183,20 +167,15 @@ async def test_tr_c_without_a_transfer_dialplan_the_refer_is_refused_and_the_cal
     tmp_path,
 ):
     async with running_world() as world:
-        for user in ("alice", "bob", "carol"):
-            world.add_account(user)
+        add_accounts(world, *USERS)
         use_policy(world, "c", "bob")
-        phones = await linphones(tmp_path, world, "alice", "bob", "carol")
-        alice, bob, carol = phones["alice"], phones["bob"], phones["carol"]
-        try:
+        async with running_linphones(tmp_path, world, *USERS) as (alice, bob, carol):
             await alice_calls_bob(alice, bob)
             await bob.command(f"transfer sip:carol@{DOMAIN}")
             record = await refused_and_still_talking(world, alice, bob, 403)
             assert not carol.sip_messages() or not [
                 m for m in carol.sip_messages() if m.start_line.startswith("INVITE ")
             ]
-        finally:
-            await stop(phones)
     assert (record["decision"], record["final_status"]) == ("rejected", 403)
     assert record["reason"] == "No transfer dialplan"
     assert transfer_kinds(world) == ["transfer.requested", "transfer.decided"]
@@ -206,14 +185,11 @@ async def test_tr_c_without_a_transfer_dialplan_the_refer_is_refused_and_the_cal
 
 async def test_tr_c_a_busy_target_gives_a_final_notify_486_and_the_call_stays_up(tmp_path):
     async with running_world() as world:
-        for user in ("alice", "bob", "carol"):
-            world.add_account(user)
+        add_accounts(world, *USERS)
         use_policy(world, "c", "bob")
         add_transfer_dialplan(world)
-        phones = await linphones(tmp_path, world, "alice", "bob")
-        alice, bob = phones["alice"], phones["bob"]
-        carol = await world.phone("carol", mode="busy")  # rings (180), then 486
-        try:
+        async with running_linphones(tmp_path, world, "alice", "bob") as (alice, bob):
+            carol = await world.phone("carol", mode="busy")  # rings (180), then 486
             await alice_calls_bob(alice, bob)
             await bob.command(f"transfer sip:carol@{DOMAIN}")
             assert await refer_answered(bob) == [202]
@@ -224,8 +200,6 @@ async def test_tr_c_a_busy_target_gives_a_final_notify_486_and_the_call_stays_up
             assert phones_talk(alice, bob)
             assert not [line for line in alice.lines + bob.lines if "ended" in line]
             notifies = traced_notifies(bob)
-        finally:
-            await stop(phones)
     assert [c.final.status for c in carol.calls if c.final is not None] == [486]
     assert [status for _, status, _ in notifies] == [100, 180, 486]
     assert notifies[-1][2].startswith("terminated")
@@ -241,18 +215,13 @@ async def test_tr_c_a_busy_target_gives_a_final_notify_486_and_the_call_stays_up
 async def test_tr_c_a_premium_rate_target_is_blocked_audited_and_shown_live(tmp_path):
     async with running_world() as world:
         world.directory.platform_rules = DestinationRules(denied_prefixes=PREMIUM_PREFIXES)
-        for user in ("alice", "bob"):
-            world.add_account(user)
+        add_accounts(world, "alice", "bob")
         use_policy(world, "c", "bob")
         add_transfer_dialplan(world)
-        phones = await linphones(tmp_path, world, "alice", "bob")
-        alice, bob = phones["alice"], phones["bob"]
-        try:
+        async with running_linphones(tmp_path, world, "alice", "bob") as (alice, bob):
             await alice_calls_bob(alice, bob)
             await bob.command(f"transfer sip:+449091234567@{DOMAIN}")
             record = await refused_and_still_talking(world, alice, bob, 403)
-        finally:
-            await stop(phones)
     assert (record["decision"], record["final_status"]) == ("rejected", 403)
     assert record["reason"].startswith("Destination refused")
     assert "44909" in record["reason"]
@@ -267,13 +236,10 @@ async def test_tr_c_a_premium_rate_target_is_blocked_audited_and_shown_live(tmp_
 @pytest.mark.skipif(not Baresip.available(), reason="baresip is not installed")
 async def test_tr_c_blind_between_baresips_ends_with_transferee_and_target_talking(tmp_path):
     async with running_world(digest_algorithms=LIBRE_ALGORITHMS) as world:
-        for user in ("alice", "bob", "carol"):
-            world.add_account(user)
+        add_accounts(world, *USERS)
         use_policy(world, "c", "bob")
         add_transfer_dialplan(world)
-        phones = await baresips(tmp_path, world, "alice", "bob", "carol")
-        alice, bob, carol = phones["alice"], phones["bob"], phones["carol"]
-        try:
+        async with running_baresips(tmp_path, world, *USERS) as (alice, bob, carol):
             await alice.command("dial", f"sip:bob@{DOMAIN}")
             await alice.wait_event("CALL_ESTABLISHED")
             await bob.wait_event("CALL_ESTABLISHED")
@@ -283,15 +249,10 @@ async def test_tr_c_blind_between_baresips_ends_with_transferee_and_target_talki
             await carol.wait_event("CALL_ESTABLISHED", timeout=15)
             await until_talking(alice, carol)
             await bob.wait_event("CALL_CLOSED", timeout=10)
-            record = await final_audit(world)
-            await world.settle(lambda: not bob.live_dialogues())
-            assert not phones_talk(alice, bob)
-            notifies = traced_notifies(bob)
+            record, notifies = await transferor_left(world, bob, alice)
             [invite] = [m for m in carol.sip_messages() if m.start_line.startswith("INVITE ")]
             await alice.command("hangup")
             await carol.wait_event("CALL_CLOSED", timeout=10)
-        finally:
-            await stop(phones)
     assert invite.body == "" and invite.header("Referred-By") is not None
     statuses = [status for _, status, _ in notifies]
     assert statuses[0] == 100 and statuses[-1] == 200

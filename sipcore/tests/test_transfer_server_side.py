@@ -101,35 +101,91 @@ async def still_talking(caller: PhoneCall, callee: PhoneCall, body: bytes) -> No
     assert not caller.ended.is_set() and not callee.ended.is_set()
 
 
+async def alice_talks_to_bob(world: World, **carol_settings: object):
+    """Phones for bob, carol (``carol_settings``: its mode and the like) and alice; alice calls
+    bob, who answers: carol's phone and both ends of alice's call to bob."""
+    bob, carol = await world.phone("bob"), await world.phone("carol", **carol_settings)
+    alice = await world.phone("alice")
+    first, at_bob = await talking(world, alice, bob, sdp("alice-bob"))
+    return carol, first, at_bob
+
+
+async def refer_is_rejected(
+    world: World, first: PhoneCall, at_bob: PhoneCall, refer_to: str, status: int, reason: str
+) -> None:
+    """alice's REFER on ``first`` gets ``status`` ``reason`` and no NOTIFY, the transfer is
+    audited and shown as rejected, and alice and bob go on talking."""
+    response = await refer(first, refer_to)
+    assert (response.status, response.reason) == (status, reason)
+    assert not notifies(first)
+    await still_talking(first, at_bob, sdp("alice-bob-2"))
+    assert invites(at_bob) == [sdp("alice-bob-2")]
+    audit = world.events.transfer_audits[-1]
+    assert (audit["decision"], audit["final_status"], audit["outcome"]) == (
+        "rejected",
+        status,
+        "rejected",
+    )
+    assert transfer_kinds(world) == ["transfer.requested", "transfer.decided"]
+
+
+async def answered_and_joined(
+    world: World, first: PhoneCall, at_bob: PhoneCall, placed: PhoneCall
+) -> dict:
+    """carol answers the transfer's call to her (``placed``): alice's call ``first`` ends after
+    NOTIFYs 100, 180 and 200, and bob and carol talk. The completed audit record."""
+    placed.answer()
+    await asyncio.wait_for(first.ended.wait(), 10)
+    assert notified(first) == [100, 180, 200]
+    assert invites(at_bob) == [placed.phone.answer_body]
+    await world.settle(lambda: placed.ack is not None)
+    assert placed.ack.body == at_bob.phone.answer_body
+    assert talk(at_bob, placed) and at_bob.remote_sdp == placed.phone.answer_body
+    return await final_audit(world, "completed")
+
+
+async def attended_refer_joins(
+    first: PhoneCall, at_bob: PhoneCall, consult: PhoneCall, at_carol: PhoneCall, refer_to: str
+) -> None:
+    """alice's REFER on ``first`` (``refer_to`` naming ``consult``) is accepted; both her
+    calls end after NOTIFYs 100 and 200, and bob and carol talk, each sent the other's session
+    in one re-INVITE (one offer/answer at a time)."""
+    assert (await refer(first, refer_to)).status == 202
+    await asyncio.wait_for(first.ended.wait(), 5)
+    await asyncio.wait_for(consult.ended.wait(), 5)
+    assert notified(first) == [100, 200]
+    assert notifies(first)[-1].headers.get("Subscription-State") == "terminated;reason=noresource"
+    assert invites(at_bob) == [at_carol.phone.answer_body]
+    assert invites(at_carol) == [at_bob.phone.answer_body]
+    assert talk(at_bob, at_carol) and at_bob.remote_sdp == at_carol.phone.answer_body
+    assert not at_bob.ended.is_set() and not at_carol.ended.is_set()
+
+
 # attended -----------------------------------------------------------------------------------
+
+
+async def attended_setup(world: World, policy: str = "p"):
+    """bob and carol under transfer policy ``policy``; alice talks to bob (``first``), then
+    to carol (``consult``): both ends of both calls."""
+    use_policy(world, policy, "bob", "carol")
+    carol, first, at_bob = await alice_talks_to_bob(world)
+    consult, at_carol = await talking(world, first.phone, carol, sdp("alice-carol"))
+    return first, at_bob, consult, at_carol
 
 
 async def test_an_attended_transfer_bridges_transferee_and_target_and_releases_the_transferor(
     world,
 ):
-    use_policy(world, "p", "bob", "carol")
-    bob, carol = await world.phone("bob"), await world.phone("carol")
-    alice = await world.phone("alice")
-    first, at_bob = await talking(world, alice, bob, sdp("alice-bob"))
-    consult, at_carol = await talking(world, alice, carol, sdp("alice-carol"))
+    first, at_bob, consult, at_carol = await attended_setup(world)
+    bob, carol = at_bob.phone, at_carol.phone
     await world.settle(lambda: world.worker.active_calls == 2)
     refer_to = replaces_uri(consult)
 
-    response = await refer(first, refer_to)
+    await attended_refer_joins(first, at_bob, consult, at_carol, refer_to)
 
-    assert response.status == 202
-    await asyncio.wait_for(first.ended.wait(), 5)
-    await asyncio.wait_for(consult.ended.wait(), 5)
-    assert notified(first) == [100, 200]
-    assert notifies(first)[-1].headers.get("Subscription-State") == "terminated;reason=noresource"
     assert {n.headers.get("Event") for n in notifies(first)} == {
         f"refer;id={first.dialog.local_seq}"
     }
-    # one offer/answer at a time: bob gets carol's session, then carol gets bob's
-    assert invites(at_bob) == [carol.answer_body]
-    assert invites(at_carol) == [bob.answer_body]
-    assert talk(at_bob, at_carol) and at_bob.remote_sdp == carol.answer_body
-    assert not at_bob.ended.is_set() and not at_carol.ended.is_set()
     await world.settle(lambda: world.worker.active_calls == 1)
     concurrent = world.worker.b2bua.concurrent
     assert concurrent.active(account_id(world, "bob")) == 1
@@ -184,11 +240,8 @@ async def test_an_attended_transfer_bridges_transferee_and_target_and_releases_t
 
 
 async def test_an_attended_transfer_goes_on_when_the_transferor_hangs_up_after_the_202(world):
-    use_policy(world, "c", "bob", "carol")
-    bob, carol = await world.phone("bob"), await world.phone("carol")
-    alice = await world.phone("alice")
-    first, at_bob = await talking(world, alice, bob, sdp("alice-bob"))
-    consult, at_carol = await talking(world, alice, carol, sdp("alice-carol"))
+    first, at_bob, consult, at_carol = await attended_setup(world, "c")
+    bob, carol = at_bob.phone, at_carol.phone
 
     assert (await refer(first, replaces_uri(consult))).status == 202
     assert (await first.bye()).status == 200
@@ -237,29 +290,15 @@ async def test_rfc_3891_rejections_leave_both_calls_as_they_were(world, case, st
         others, _ = await talking(world, dave, carol, sdp("dave-carol"))
         refer_to = replaces_uri(others)
 
-    response = await refer(first, refer_to)
+    await refer_is_rejected(world, first, at_bob, refer_to, status, reason)
 
-    assert (response.status, response.reason) == (status, reason)
-    assert not notifies(first)
-    await still_talking(first, at_bob, sdp("alice-bob-2"))
     if case != "terminated":
         await still_talking(consult, at_carol, sdp("alice-carol-2"))
-    assert invites(at_bob) == [sdp("alice-bob-2")]
-    audit = world.events.transfer_audits[-1]
-    assert (audit["decision"], audit["final_status"], audit["outcome"]) == (
-        "rejected",
-        status,
-        "rejected",
-    )
-    assert transfer_kinds(world) == ["transfer.requested", "transfer.decided"]
 
 
 async def test_a_failed_target_reinvite_notifies_the_failure_and_restores_the_bridges(world):
-    use_policy(world, "p", "bob", "carol")
-    bob, carol = await world.phone("bob"), await world.phone("carol")
-    alice = await world.phone("alice")
-    first, at_bob = await talking(world, alice, bob, sdp("alice-bob"))
-    consult, at_carol = await talking(world, alice, carol, sdp("alice-carol"))
+    first, at_bob, consult, at_carol = await attended_setup(world)
+    carol = at_carol.phone
     carol.reinvite_statuses = [488]
 
     assert (await refer(first, replaces_uri(consult))).status == 202
@@ -280,17 +319,20 @@ async def test_a_failed_target_reinvite_notifies_the_failure_and_restores_the_br
     assert not at_carol.ended.is_set()
 
 
-async def test_a_491_from_the_transferee_backs_off_and_the_retry_completes(world):
-    use_policy(world, "p", "bob", "carol")
-    bob, carol = await world.phone("bob"), await world.phone("carol")
-    alice = await world.phone("alice")
-    first, at_bob = await talking(world, alice, bob, sdp("alice-bob"))
-    consult, at_carol = await talking(world, alice, carol, sdp("alice-carol"))
-    bob.reinvite_statuses = [491]
-
+async def transfer_meeting_491(world: World):
+    """An attended transfer (``attended_setup``) whose re-INVITE of bob meets his 491: both
+    ends of both calls once bob has answered it."""
+    first, at_bob, consult, at_carol = await attended_setup(world)
+    at_bob.phone.reinvite_statuses = [491]
     assert (await refer(first, replaces_uri(consult))).status == 202
-
     await world.settle(lambda: len(invites(at_bob)) == 1)
+    return first, at_bob, consult, at_carol
+
+
+async def test_a_491_from_the_transferee_backs_off_and_the_retry_completes(world):
+    _, at_bob, _, at_carol = await transfer_meeting_491(world)
+    carol = at_carol.phone
+
     started = asyncio.get_running_loop().time()
     record = await final_audit(world, "completed")
     assert asyncio.get_running_loop().time() - started >= 2.0, "the owner of bob's Call-ID waits"
@@ -300,15 +342,8 @@ async def test_a_491_from_the_transferee_backs_off_and_the_retry_completes(world
 
 
 async def test_a_relayed_offer_meets_491_while_the_transfer_renegotiates(world):
-    use_policy(world, "p", "bob", "carol")
-    bob, carol = await world.phone("bob"), await world.phone("carol")
-    alice = await world.phone("alice")
-    first, at_bob = await talking(world, alice, bob, sdp("alice-bob"))
-    consult, _ = await talking(world, alice, carol, sdp("alice-carol"))
-    bob.reinvite_statuses = [491]
-
-    assert (await refer(first, replaces_uri(consult))).status == 202
-    await world.settle(lambda: len(invites(at_bob)) == 1)
+    _, at_bob, _, at_carol = await transfer_meeting_491(world)
+    carol = at_carol.phone
 
     assert (await at_bob.reinvite(sdp("bob-meanwhile"))).status == 491
     await final_audit(world, "completed")
@@ -318,22 +353,23 @@ async def test_a_relayed_offer_meets_491_while_the_transfer_renegotiates(world):
 # semi-attended --------------------------------------------------------------------------------
 
 
-async def ringing_consultation(world: World, alice: Phone, carol: Phone):
-    consult = await alice.call(f"sip:carol@{DOMAIN}", body=sdp("alice-carol"), wait=False)
+async def semi_attended_setup(world: World, policy: str = "p", **policy_fields: object):
+    """bob and carol under transfer policy ``policy`` (and ``policy_fields``); alice talks to
+    bob (``first``) and her consultation call (``consult``) rings carol: both ends of both."""
+    use_policy(world, policy, "bob", "carol", **policy_fields)
+    carol, first, at_bob = await alice_talks_to_bob(world, mode="ring")
+    consult = await first.phone.call(f"sip:carol@{DOMAIN}", body=sdp("alice-carol"), wait=False)
     await asyncio.wait_for(consult.ringing.wait(), 5)
     at_carol = await carol.incoming.get()
     await world.settle(lambda: any(r.to_addr.tag for r in consult.provisionals))
-    return consult, at_carol
+    return first, at_bob, consult, at_carol
 
 
 async def test_semi_attended_takeover_bridges_the_transferee_when_the_ringing_target_answers(
     world,
 ):
-    use_policy(world, "p", "bob", "carol")
-    bob, carol = await world.phone("bob"), await world.phone("carol", mode="ring")
-    alice = await world.phone("alice")
-    first, at_bob = await talking(world, alice, bob, sdp("alice-bob"))
-    consult, at_carol = await ringing_consultation(world, alice, carol)
+    first, at_bob, consult, at_carol = await semi_attended_setup(world)
+    carol = at_carol.phone
 
     assert (await refer(first, replaces_uri(consult))).status == 202
 
@@ -359,11 +395,7 @@ async def test_semi_attended_takeover_bridges_the_transferee_when_the_ringing_ta
 
 
 async def test_semi_attended_takeover_of_a_target_that_declines_keeps_the_original_call(world):
-    use_policy(world, "p", "bob", "carol")
-    bob, carol = await world.phone("bob"), await world.phone("carol", mode="ring")
-    alice = await world.phone("alice")
-    first, at_bob = await talking(world, alice, bob, sdp("alice-bob"))
-    consult, at_carol = await ringing_consultation(world, alice, carol)
+    first, at_bob, consult, at_carol = await semi_attended_setup(world)
     assert (await refer(first, replaces_uri(consult))).status == 202
     await asyncio.wait_for(consult.task, 5)
 
@@ -378,13 +410,12 @@ async def test_semi_attended_takeover_of_a_target_that_declines_keeps_the_origin
 
 
 async def test_semi_attended_fallback_cancels_the_consultation_and_transfers_blind(world):
-    # bob owns the REFER's call: his account's setting chooses the fallback
-    use_policy(world, "c", "bob", "carol", semi_attended_fallback_blind=True)
     world.directory.add_dialplan(1, "transfer", TRANSFER_DIALPLAN)
-    bob, carol = await world.phone("bob"), await world.phone("carol", mode="ring")
-    alice = await world.phone("alice")
-    first, at_bob = await talking(world, alice, bob, sdp("alice-bob"))
-    consult, at_carol = await ringing_consultation(world, alice, carol)
+    # bob owns the REFER's call: his account's setting chooses the fallback
+    first, at_bob, consult, at_carol = await semi_attended_setup(
+        world, "c", semi_attended_fallback_blind=True
+    )
+    carol = at_carol.phone
 
     assert (await refer(first, replaces_uri(consult))).status == 202
 
@@ -394,14 +425,7 @@ async def test_semi_attended_fallback_cancels_the_consultation_and_transfers_bli
     placed = await asyncio.wait_for(carol.incoming.get(), 10)
     assert placed.invite.body == b"", "the transfer's INVITE makes no offer"
     assert placed.invite.headers.get("Referred-By") == f"<sip:alice@{DOMAIN}>"
-    placed.answer()
-    await asyncio.wait_for(first.ended.wait(), 10)
-    assert notified(first) == [100, 180, 200]
-    assert invites(at_bob) == [carol.answer_body]
-    await world.settle(lambda: placed.ack is not None)
-    assert placed.ack.body == bob.answer_body
-    assert talk(at_bob, placed) and at_bob.remote_sdp == carol.answer_body
-    record = await final_audit(world, "completed")
+    record = await answered_and_joined(world, first, at_bob, placed)
     assert record["kind"] == "semi_attended"
     await still_talking(placed, at_bob, sdp("carol-2"))
 
@@ -412,16 +436,11 @@ async def test_semi_attended_fallback_cancels_the_consultation_and_transfers_bli
 async def blind_setup(world: World, **carol_settings: object):
     use_policy(world, "c", "bob")
     world.directory.add_dialplan(1, "transfer", TRANSFER_DIALPLAN)
-    bob = await world.phone("bob")
-    carol = await world.phone("carol", **carol_settings)
-    alice = await world.phone("alice")
-    first, at_bob = await talking(world, alice, bob, sdp("alice-bob"))
-    return carol, first, at_bob
+    return await alice_talks_to_bob(world, **carol_settings)
 
 
 async def test_tr_c_rings_the_target_first_then_connects_transferee_and_target(world):
     carol, first, at_bob = await blind_setup(world, mode="ring")
-    bob = at_bob.phone
 
     assert (await refer(first, f"<sip:carol@{DOMAIN}>")).status == 202
 
@@ -430,14 +449,7 @@ async def test_tr_c_rings_the_target_first_then_connects_transferee_and_target(w
     assert placed.invite.body == b""
     assert placed.invite.headers.get("Referred-By") == f"<sip:alice@{DOMAIN}>"
     assert invites(at_bob) == [], "the transferee is not touched while the target rings"
-    placed.answer()
-    await asyncio.wait_for(first.ended.wait(), 10)
-    assert notified(first) == [100, 180, 200]
-    assert invites(at_bob) == [carol.answer_body]
-    await world.settle(lambda: placed.ack is not None)
-    assert placed.ack.body == bob.answer_body
-    assert talk(at_bob, placed) and at_bob.remote_sdp == carol.answer_body
-    record = await final_audit(world, "completed")
+    record = await answered_and_joined(world, first, at_bob, placed)
     assert (record["kind"], record["decision"], record["policy"]) == ("blind", "processed", "c")
     assert record["target"] == f"sip:carol@{DOMAIN}"
     await world.settle(lambda: world.worker.active_calls == 1)
@@ -610,9 +622,7 @@ async def test_tr_c_the_transferee_hanging_up_while_the_target_rings_cancels_the
 async def test_tr_c_the_answered_limit_of_the_transfer_dialplan_applies_to_the_new_pair(world):
     use_policy(world, "c", "bob")
     world.directory.add_dialplan(1, "transfer", 'sys.Dial("${dst}@local[cd=1]")\n')
-    bob, carol = await world.phone("bob"), await world.phone("carol")
-    alice = await world.phone("alice")
-    first, at_bob = await talking(world, alice, bob, sdp("alice-bob"))
+    carol, first, at_bob = await alice_talks_to_bob(world)
 
     assert (await refer(first, f"<sip:carol@{DOMAIN}>")).status == 202
 
@@ -650,11 +660,7 @@ async def test_an_attended_transfer_to_a_target_that_placed_the_consultation_cal
 
 
 async def test_an_attended_transfer_with_refer_sub_false_completes_without_notifies(world):
-    use_policy(world, "p", "bob", "carol")
-    bob, carol = await world.phone("bob"), await world.phone("carol")
-    alice = await world.phone("alice")
-    first, at_bob = await talking(world, alice, bob, sdp("alice-bob"))
-    consult, at_carol = await talking(world, alice, carol, sdp("alice-carol"))
+    first, at_bob, consult, at_carol = await attended_setup(world)
 
     response = await first.request(
         "REFER", headers=[("Refer-To", replaces_uri(consult)), ("Refer-Sub", "false")]

@@ -23,6 +23,7 @@ from sipcore.policy import (
     Verdict,
 )
 from sipcore.tests.phones import DOMAIN, running_world, sdp
+from sipcore.tests.test_transfer_policy import facts
 from sipcore.transfer import PlaceCallFacts, judge_place_call
 
 REFER_CALL_ID = "refer-call@transferor.test"
@@ -98,6 +99,28 @@ async def finished(call: TargetCall, listener: Listener | None = None) -> None:
     await asyncio.wait_for(asyncio.shield(call._task), 10)
 
 
+def started_target_call(world, target_user: str = "carol") -> tuple[TargetCall, Listener]:
+    """A target call to ``target_user``, started, and the listener it reports to."""
+    listener = Listener()
+    call = target_call(world, listener, target_user)
+    call.start()
+    return call, listener
+
+
+async def finished_target_call(world, target_user: str = "carol") -> Listener:
+    """The listener of a target call to ``target_user`` run to its end."""
+    call, listener = started_target_call(world, target_user)
+    await finished(call, listener)
+    return listener
+
+
+async def place_call_facts(world, target_user: str = "carol") -> PlaceCallFacts:
+    """What ``check_place_call`` finds for a transfer of alice's to ``target_user``."""
+    return await check_place_call(
+        world.worker.b2bua.services, world.worker.pool, owner(world), target_user
+    )
+
+
 def concurrent(world) -> int:
     return world.worker.b2bua.concurrent.active(owner(world).id)
 
@@ -113,9 +136,7 @@ async def test_the_transfer_dialplan_rings_the_target_without_an_offer_and_hands
     world,
 ):
     carol = await world.phone("carol")
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
+    call, listener = started_target_call(world)
     await asyncio.wait_for(listener.done.wait(), 10)
 
     invite = (await carol.incoming.get()).invite
@@ -157,9 +178,7 @@ async def test_a_target_with_an_incoming_dialplan_is_reached_through_it_without_
     world.directory.add_dialplan(1, "desk", 'sys.Log("desk")\nsys.Dial("carol@local")')
     world.change_account("carol", incoming_dialplan="desk")
     carol = await world.phone("carol")
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
+    call, listener = started_target_call(world)
     await asyncio.wait_for(listener.done.wait(), 10)
     assert listener.outcomes == [("answered",)]
     assert listener.offer == carol.answer_body
@@ -178,9 +197,7 @@ async def test_legs_that_lost_the_fork_are_recorded_and_the_winner_is_handed_ove
     world.directory.add_dialplan(1, "transfer", 'sys.Dial("dave@local&${dst}@local")')
     await world.phone("dave", mode="busy")
     carol = await world.phone("carol", ring_delay=0.3)
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
+    call, listener = started_target_call(world)
     await asyncio.wait_for(listener.done.wait(), 10)
     assert listener.outcomes == [("answered",)]
     assert listener.offer == carol.answer_body
@@ -196,10 +213,7 @@ async def test_legs_that_lost_the_fork_are_recorded_and_the_winner_is_handed_ove
 
 async def test_a_busy_target_fails_the_transfer_with_486_and_its_leg_is_recorded(world):
     await world.phone("carol", mode="busy")
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
-    await finished(call, listener)
+    listener = await finished_target_call(world)
     assert listener.calls == [("progress", 180), ("failed", 486, "Busy Here")]
     [leg] = world.details()
     assert (leg["answered_status"], leg["progress_status"]) == (486, 180)
@@ -210,9 +224,7 @@ async def test_a_busy_target_fails_the_transfer_with_486_and_its_leg_is_recorded
 async def test_a_target_that_does_not_answer_in_time_is_cancelled_and_fails_with_480(world):
     world.directory.add_dialplan(1, "transfer", 'sys.Dial("${dst}@local", 1)')
     carol = await world.phone("carol", mode="ring")
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
+    call, listener = started_target_call(world)
     ringing = await asyncio.wait_for(carol.incoming.get(), 5)
     assert concurrent(world) == 1, "the ringing target call holds one of the owner's calls"
     await finished(call, listener)
@@ -223,19 +235,13 @@ async def test_a_target_that_does_not_answer_in_time_is_cancelled_and_fails_with
 
 async def test_sys_respond_in_the_transfer_dialplan_is_the_transfer_s_failure(world):
     world.directory.add_dialplan(1, "transfer", 'sys.Respond(404, "No such extension")')
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
-    await finished(call, listener)
+    listener = await finished_target_call(world)
     assert listener.calls == [("failed", 404, "No such extension")]
 
 
 async def test_a_script_error_fails_the_transfer_with_500_and_a_logged_error(world):
     world.directory.add_dialplan(1, "transfer", "x = 1 // 0")
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
-    await finished(call, listener)
+    listener = await finished_target_call(world)
     assert listener.calls == [("failed", 500, "Dialplan Error")]
     assert any("error" in line for line in logs(world))
 
@@ -253,10 +259,7 @@ async def test_a_premium_rate_target_is_blocked_before_any_invite_leaves(world):
     assert facts.destination.verdict is Verdict.DENIED_PREFIX
     assert judge_place_call(facts).reason.startswith("Destination refused: destination +44909")
 
-    listener = Listener()
-    call = target_call(world, listener, target)
-    call.start()
-    await finished(call, listener)
+    listener = await finished_target_call(world, target)
     assert listener.calls == [("failed", 403, "Destination blocked by policy")]
     assert trunk.requests == []
     [blocked] = [e for e in world.events.events if e.kind == "call.blocked"]
@@ -265,10 +268,7 @@ async def test_a_premium_rate_target_is_blocked_before_any_invite_leaves(world):
 
 async def test_a_vanished_transfer_dialplan_fails_the_transfer_with_403(world):
     del world.directory.dialplans[(1, "transfer")]
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
-    await finished(call, listener)
+    listener = await finished_target_call(world)
     assert listener.calls == [("failed", 403, "No transfer dialplan")]
 
 
@@ -277,9 +277,7 @@ async def test_a_vanished_transfer_dialplan_fails_the_transfer_with_403(world):
 
 async def test_cancel_while_the_target_rings_sends_cancel_and_calls_neither_callback(world):
     carol = await world.phone("carol", mode="ring")
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
+    call, listener = started_target_call(world)
     ringing = await asyncio.wait_for(carol.incoming.get(), 5)
     await world.settle(lambda: listener.calls == [("progress", 180)])
     call.cancel()
@@ -293,9 +291,7 @@ async def test_cancel_while_the_target_rings_sends_cancel_and_calls_neither_call
 
 async def test_an_answer_that_crosses_the_cancel_is_acknowledged_and_hung_up(world):
     carol = await world.phone("carol", mode="ring", ignore_cancel=True)
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
+    call, listener = started_target_call(world)
     ringing = await asyncio.wait_for(carol.incoming.get(), 5)
     await world.settle(lambda: listener.calls == [("progress", 180)])
     call.cancel()
@@ -311,9 +307,7 @@ async def test_an_answer_that_crosses_the_cancel_is_acknowledged_and_hung_up(wor
 
 async def test_cancel_before_the_dialplan_runs_rings_nobody(world):
     carol = await world.phone("carol")
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
+    call, listener = started_target_call(world)
     call.cancel()
     await finished(call)
     await asyncio.sleep(0.2)
@@ -324,9 +318,7 @@ async def test_cancel_before_the_dialplan_runs_rings_nobody(world):
 
 
 async def test_check_place_call_facts_for_a_transfer_that_can_be_attempted(world):
-    facts = await check_place_call(
-        world.worker.b2bua.services, world.worker.pool, owner(world), "carol"
-    )
+    facts = await place_call_facts(world)
     assert facts.dialplan_exists and facts.runtime_available
     assert (facts.executions_active, facts.execution_limit) == (0, 5)
     assert facts.destination is ALLOWED and facts.concurrent is ALLOWED and facts.rate is ALLOWED
@@ -335,9 +327,7 @@ async def test_check_place_call_facts_for_a_transfer_that_can_be_attempted(world
 
 async def test_check_place_call_without_a_transfer_dialplan_refuses(world):
     del world.directory.dialplans[(1, "transfer")]
-    facts = await check_place_call(
-        world.worker.b2bua.services, world.worker.pool, owner(world), "carol"
-    )
+    facts = await place_call_facts(world)
     assert not facts.dialplan_exists
     assert judge_place_call(facts).reason == "No transfer dialplan"
     facts = await check_place_call(world.worker.b2bua.services, None, owner(world), "carol")
@@ -348,20 +338,13 @@ async def test_check_place_call_counts_the_customer_s_running_dialplans(world):
     world.change_account("alice", customer=customer(1, max_concurrent_executions=1))
     world.directory.add_dialplan(1, "transfer", 'sys.Dial("${dst}@local")')
     carol = await world.phone("carol", mode="ring")
-    listener = Listener()
-    running = target_call(world, listener)
-    running.start()
+    running, listener = started_target_call(world)
     ringing = await asyncio.wait_for(carol.incoming.get(), 5)
-    facts = await check_place_call(
-        world.worker.b2bua.services, world.worker.pool, owner(world), "dave"
-    )
+    facts = await place_call_facts(world, "dave")
     assert (facts.executions_active, facts.execution_limit) == (1, 1)
     assert judge_place_call(facts).reason == "Dialplan execution limit reached"
 
-    second = Listener()
-    late = target_call(world, second, "dave")
-    late.start()
-    await finished(late, second)
+    second = await finished_target_call(world, "dave")
     assert second.calls == [("failed", 480, "Too Many Dialplan Executions")]
 
     ringing.answer()
@@ -381,16 +364,11 @@ async def test_the_owner_s_concurrent_call_limit_counts_the_call_being_transferr
     talking = await alice.call(f"sip:bob@{DOMAIN}")
     assert talking.final.status == 200 and concurrent(world) == 1
 
-    facts = await check_place_call(
-        world.worker.b2bua.services, world.worker.pool, owner(world), "carol"
-    )
+    facts = await place_call_facts(world)
     assert facts.concurrent.verdict is Verdict.CONCURRENT_LIMIT
     assert judge_place_call(facts).reason == "Call limit reached: 1 calls already active"
 
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
-    await finished(call, listener)
+    listener = await finished_target_call(world)
     assert listener.calls == [("failed", 503, "1 calls already active")]
     assert carol.calls == [] and concurrent(world) == 1
     await talking.bye()
@@ -402,19 +380,13 @@ async def test_the_customer_s_call_rate_counts_the_transfer_s_call(world):
     facts = await check_place_call(services, world.worker.pool, owner(world), "carol")
     assert facts.rate is ALLOWED, "checking counts no start"
     carol = await world.phone("carol", mode="busy")
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
-    await finished(call, listener)
+    listener = await finished_target_call(world)
     assert listener.outcomes == [("failed", 486, "Busy Here")]
 
     facts = await check_place_call(services, world.worker.pool, owner(world), "carol")
     assert facts.rate.verdict is Verdict.RATE_LIMIT
     assert judge_place_call(facts).reason == "Call limit reached: more than 1 calls in a minute"
-    again = Listener()
-    late = target_call(world, again)
-    late.start()
-    await finished(late, again)
+    again = await finished_target_call(world)
     assert again.calls == [("failed", 503, "more than 1 calls in a minute")]
     assert len(carol.calls) == 1
 
@@ -431,9 +403,7 @@ async def test_a_request_with_unusable_values_is_refused_when_built(world):
         request(world, referred_by="<sip:a@b>\r\nX-Evil: 1")
     with pytest.raises(ValueError, match="Max-Forwards"):
         request(world, max_forwards=0)
-    listener = Listener()
-    call = target_call(world, listener)
-    call.start()
+    call, _ = started_target_call(world)
     with pytest.raises(RuntimeError):
         call.start()
     call.cancel()
@@ -441,16 +411,6 @@ async def test_a_request_with_unusable_values_is_refused_when_built(world):
 
 
 # the facts and the policy peeks, without a worker ---------------------------------------------
-
-
-def facts(**changes) -> PlaceCallFacts:
-    values = {
-        "dialplan_exists": True,
-        "executions_active": 0,
-        "execution_limit": 5,
-        "destination": ALLOWED,
-    } | changes
-    return PlaceCallFacts(**values)
 
 
 def test_the_new_facts_default_to_allowing_so_older_callers_keep_their_meaning():

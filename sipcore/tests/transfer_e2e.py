@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
+
+import pytest
 
 from sipcore.directory import TransferPolicy
 from sipcore.message import Request
@@ -38,6 +43,14 @@ TRANSFER_DIALPLAN = 'sys.Dial("${dst}@local")\n'
 PREMIUM_PREFIXES = frozenset({"44909", "0909", "1900", "979"})
 """A few of the premium-rate ranges the platform's destination policy is pre-filled with."""
 
+LINPHONE_MARKS = [
+    pytest.mark.real,
+    pytest.mark.skipif(not Linphone.available(), reason="linphonec is not installed"),
+]
+"""``pytestmark`` of a module whose tests all run linphonec."""
+
+RealPhone = TypeVar("RealPhone", Linphone, Baresip)
+
 _taken: set[int] = set()
 
 
@@ -54,6 +67,12 @@ def _rtp_port() -> int:
         _taken.update({port, port + 1})
         return port
     raise RuntimeError("no free RTP port pair")
+
+
+def add_accounts(world: World, *users: str, **fields: object) -> None:
+    """An account for each of ``users``, all with ``fields``."""
+    for user in users:
+        world.add_account(user, **fields)
 
 
 def use_policy(world: World, value: str, *users: str) -> None:
@@ -160,6 +179,31 @@ async def baresips(
     return started
 
 
+def running_linphones(
+    tmp_path: Path, world: World, *users: str, ringing: tuple[str, ...] = ()
+) -> AbstractAsyncContextManager[tuple[Linphone, ...]]:
+    """The ``linphones`` of ``users``, in that order; stopped at the end."""
+    return _in_order_until_stopped(linphones(tmp_path, world, *users, ringing=ringing), users)
+
+
+def running_baresips(
+    tmp_path: Path, world: World, *users: str
+) -> AbstractAsyncContextManager[tuple[Baresip, ...]]:
+    """The ``baresips`` of ``users``, in that order; stopped at the end."""
+    return _in_order_until_stopped(baresips(tmp_path, world, *users), users)
+
+
+@asynccontextmanager
+async def _in_order_until_stopped(
+    starting: Awaitable[dict[str, RealPhone]], users: tuple[str, ...]
+) -> AsyncIterator[tuple[RealPhone, ...]]:
+    started = await starting
+    try:
+        yield tuple(started[user] for user in users)
+    finally:
+        await stop(started)
+
+
 # who talks to whom ---------------------------------------------------------------------------
 
 
@@ -200,6 +244,17 @@ def _notify_view(message: TracedMessage) -> tuple[str, int | None, str]:
         frag[0] if frag else None,
         message.header("Subscription-State") or "",
     )
+
+
+async def transferor_left(
+    world: World, transferor: TracedPhone, transferee: TracedPhone
+) -> tuple[dict, list[tuple[str, int | None, str]]]:
+    """Once the transferor holds no live dialogue (and so no longer talks to the transferee):
+    the final audit record and the transferor's ``traced_notifies``."""
+    record = await final_audit(world)
+    await world.settle(lambda: not transferor.live_dialogues())
+    assert not phones_talk(transferee, transferor)
+    return record, traced_notifies(transferor)
 
 
 def refer_answers(phone: TracedPhone) -> list[int]:

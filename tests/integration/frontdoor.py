@@ -3,21 +3,35 @@
 Ports come from the scale-out suite's range, 25000-25999. Kamailio runs in the foreground
 (``-DD``) with its runtime directory, control socket and dispatcher list in the test's
 temporary directory, probing the workers every second; ``kamcmd`` reads its dispatcher state.
-``start_sip_workers`` runs ``manage.py sipworker`` processes to stand behind it.
+``start_sip_workers`` runs ``manage.py sipworker`` processes to stand behind it;
+``start_cluster`` puts the two together on the platform's PostgreSQL and Redis, and the other
+helpers give those tests their Redis database, accounts and phones.
 """
 
 from __future__ import annotations
 
-import random
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import pytest
+import redis
+from django.conf import settings
+
+from sipcore import testing
+from sipcore.tests.phones import Phone
+from sipcore.transport import Peer
+from sipplatform.customers.models import Customer
+from sipplatform.customers.services import create_customer
+from sipplatform.dialplans.models import Dialplan
+from sipplatform.directory.services import create_sip_account
 from sipplatform.sipworker.tests.support import manage_py, wait_for_output
-from tests.integration.processes import REPO, port_is_free
+from tests.integration.processes import REPO, platform_env
 
 PORT_RANGE = range(25000, 26000)
 DEPLOY = REPO / "deploy" / "kamailio"
@@ -28,13 +42,10 @@ WORKER_START_TIMEOUT = 60
 
 
 def free_port(*taken: int) -> int:
-    """A port of this suite's range free for UDP and TCP; ``taken`` are handed out already."""
-    candidates = [port for port in PORT_RANGE if port not in taken]
-    random.shuffle(candidates)
-    for port in candidates:
-        if port_is_free(port):
-            return port
-    raise RuntimeError(f"no free port in {PORT_RANGE.start}-{PORT_RANGE.stop - 1}")
+    """A port of this suite's range free for UDP and TCP; ``taken`` are handed out already.
+
+    The range is read at each call: a suite may patch ``PORT_RANGE`` to keep to its own."""
+    return testing.free_port(PORT_RANGE, *taken)
 
 
 def kamailio_missing() -> str | None:
@@ -43,6 +54,13 @@ def kamailio_missing() -> str | None:
         if shutil.which(program) is None:
             return f"{program} is not installed (apt-get install -y kamailio)"
     return None
+
+
+def require_kamailio() -> None:
+    """Skip the test where Kamailio cannot run."""
+    reason = kamailio_missing()
+    if reason:
+        pytest.skip(reason)
 
 
 @dataclass
@@ -161,3 +179,84 @@ def start_sip_workers(
         log = directory / f"{worker_id}.log"
         wait_for_output(log, "listening on", process, timeout=WORKER_START_TIMEOUT)
     return ports, workers
+
+
+@dataclass
+class Cluster:
+    door: FrontDoor
+    domain: str
+    workers: dict[str, subprocess.Popen]
+    ports: dict[int, str]
+    """Worker id by SIP port."""
+
+    @property
+    def front(self) -> Peer:
+        return Peer("udp", "127.0.0.1", self.door.port)
+
+
+def start_cluster(
+    spawn: Callable[..., subprocess.Popen],
+    directory: Path,
+    count: int,
+    database_url: str,
+    redis_url: str,
+    domain: str,
+    *,
+    options: Sequence[str] = (),
+    **environment: str,
+) -> Cluster:
+    """Kamailio in front of ``count`` SIP workers (command line ``options``) serving ``domain``
+    on PostgreSQL ``database_url`` and Redis ``redis_url``, with the platform settings
+    ``environment`` besides; skips the test where Kamailio cannot run."""
+    require_kamailio()
+    env = platform_env(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        SECRET_KEY=settings.SECRET_KEY,
+        SIP_DOMAIN=domain,
+        **environment,
+    )
+    ports, workers = start_sip_workers(spawn, directory, env, count, options=options)
+    door = start_front_door(spawn, directory, list(ports))
+    return Cluster(door, domain, workers, ports)
+
+
+@contextmanager
+def flushed_redis_database(test_redis_url: str, database: int) -> Iterator[str]:
+    """``test_redis_url`` switched to Redis database ``database``, flushed before and after."""
+    url = urlunsplit(urlsplit(test_redis_url)._replace(path=f"/{database}"))
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+def customer_calling_locally(
+    users: Sequence[str], password: str, **customer_fields: object
+) -> Customer:
+    """Customer "Acme" with an account for each of ``users``; each may call any local account
+    (its outgoing dialplan ``out``)."""
+    acme = create_customer("Acme", **customer_fields)
+    outgoing = Dialplan.objects.create(customer=acme, name="out", script='sys.Dial("${dst}@local")')
+    for user in users:
+        create_sip_account(acme, user, password=password, outgoing_dialplan=outgoing)
+    return acme
+
+
+@asynccontextmanager
+async def phones_through(
+    cluster: Cluster, users: Sequence[str], password: str
+) -> AsyncIterator[dict[str, Phone]]:
+    """A test phone for each of ``users`` with the front door as its server, by user; all
+    closed at the end."""
+    started: dict[str, Phone] = {}
+    try:
+        for user in users:
+            started[user] = await Phone.start(
+                user=user, domain=cluster.domain, password=password, server=cluster.front
+            )
+        yield started
+    finally:
+        for phone in started.values():
+            await phone.close()

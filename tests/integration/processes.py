@@ -5,13 +5,15 @@ PID when the test ends, passed or failed (see the ``spawn`` fixture in ``conftes
 """
 
 import os
-import random
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from sipcore import testing
+from sipcore.testing import port_is_free as port_is_free  # re-exported for the suite's tests
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -24,23 +26,7 @@ def free_port(*taken: int) -> int:
 
     ``taken`` are ports already handed out for the same test and not bound yet.
     """
-    candidates = [port for port in PORT_RANGE if port not in taken]
-    random.shuffle(candidates)
-    for port in candidates:
-        if port_is_free(port):
-            return port
-    raise RuntimeError(f"no free port in {PORT_RANGE.start}-{PORT_RANGE.stop - 1}")
-
-
-def port_is_free(port: int) -> bool:
-    """Nothing is bound to ``port`` on 127.0.0.1, TCP or UDP (SIP takes both)."""
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        with socket.socket(socket.AF_INET, kind) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
+    return testing.free_port(PORT_RANGE, *taken)
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:

@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import pytest
 import redis
-from django.conf import settings
 
 from sipcore.transport import Peer
-from sipplatform.customers.services import create_customer
-from sipplatform.dialplans.models import Dialplan
 from sipplatform.directory.services import create_sip_account, default_domain
-from tests.integration.frontdoor import kamailio_missing, start_front_door, start_sip_workers
-from tests.integration.processes import platform_env
+from tests.integration.frontdoor import customer_calling_locally, require_kamailio, start_cluster
 from tests.integration.test_kamailio_security import PASSWORD, phone_at
 
 pytestmark = [pytest.mark.real, pytest.mark.django_db(transaction=True)]
@@ -29,30 +25,26 @@ ALLOWED, OTHER = "127.0.0.2", "127.0.0.3"
 
 @pytest.fixture
 def domain() -> str:
-    acme = create_customer("Acme")
-    outgoing = Dialplan.objects.create(customer=acme, name="out", script='sys.Dial("${dst}@local")')
+    acme = customer_calling_locally(("bob",), PASSWORD)
     create_sip_account(acme, "alice", password=PASSWORD, ip_allow_list=[f"{ALLOWED}/32"])
-    create_sip_account(acme, "bob", password=PASSWORD, outgoing_dialplan=outgoing)
     return default_domain().name
 
 
 @pytest.fixture
 def front(spawn, tmp_path, test_redis_url, postgres_database_url, domain):
-    reason = kamailio_missing()
-    if reason:
-        pytest.skip(reason)
+    require_kamailio()
     with redis.Redis.from_url(test_redis_url) as client:
         client.flushdb()  # no bans or counts left from an earlier run
-    env = platform_env(
-        DATABASE_URL=postgres_database_url,
-        REDIS_URL=test_redis_url,
-        SECRET_KEY=settings.SECRET_KEY,
-        SIP_DOMAIN=domain,
+    return start_cluster(
+        spawn,
+        tmp_path,
+        2,
+        postgres_database_url,
+        test_redis_url,
+        domain,
         SIP_SECURITY_FRONT_DOORS="127.0.0.1/32",
         SIP_SECURITY_EXEMPT_NETWORKS="127.0.0.1/32",
-    )
-    ports, _ = start_sip_workers(spawn, tmp_path, env, 2)
-    return start_front_door(spawn, tmp_path, list(ports))
+    ).door
 
 
 async def test_the_allow_list_judges_the_phone_behind_the_front_door_and_routing_is_kept(

@@ -14,22 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
-from django.conf import settings
 
 from sipcore.endpoint import Endpoint
 from sipcore.security.endpoint import REFUSED_HEADER
 from sipcore.tests.phones import FAST_TIMERS, Phone
 from sipcore.transport import Peer
-from sipplatform.customers.services import create_customer
-from sipplatform.dialplans.models import Dialplan
-from sipplatform.directory.services import create_sip_account, default_domain
+from sipplatform.directory.services import default_domain
 from sipplatform.security.conf import refresh_interval
-from tests.integration.frontdoor import kamailio_missing, start_front_door, start_sip_workers
-from tests.integration.processes import platform_env
+from tests.integration.frontdoor import (
+    customer_calling_locally,
+    flushed_redis_database,
+    start_cluster,
+)
 
 pytestmark = [pytest.mark.real, pytest.mark.django_db(transaction=True)]
 
@@ -42,39 +41,30 @@ BANS = "sipplatform:security:bans"
 
 @pytest.fixture
 def redis_url(test_redis_url):
-    url = urlunsplit(urlsplit(test_redis_url)._replace(path=f"/{REDIS_DATABASE}"))
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+    with flushed_redis_database(test_redis_url, REDIS_DATABASE) as url:
+        yield url
 
 
 @pytest.fixture
 def domain() -> str:
-    acme = create_customer("Acme")
-    outgoing = Dialplan.objects.create(customer=acme, name="out", script='sys.Dial("${dst}@local")')
-    for user in ("alice", "bob"):
-        create_sip_account(acme, user, password=PASSWORD, outgoing_dialplan=outgoing)
+    customer_calling_locally(("alice", "bob"), PASSWORD)
     return default_domain().name
 
 
 @pytest.fixture
 def front(spawn, tmp_path, redis_url, postgres_database_url, domain):
-    reason = kamailio_missing()
-    if reason:
-        pytest.skip(reason)
-    env = platform_env(
-        DATABASE_URL=postgres_database_url,
-        REDIS_URL=redis_url,
-        SECRET_KEY=settings.SECRET_KEY,
-        SIP_DOMAIN=domain,
+    cluster = start_cluster(
+        spawn,
+        tmp_path,
+        2,
+        postgres_database_url,
+        redis_url,
+        domain,
         SIP_SECURITY_FRONT_DOORS="127.0.0.1/32",
         SIP_SECURITY_EXEMPT_NETWORKS="127.0.0.1/32",
         SIP_SECURITY_MAX_SOURCE_FAILURES=str(MAX_SOURCE_FAILURES),
     )
-    ports, _ = start_sip_workers(spawn, tmp_path, env, 2)
-    return start_front_door(spawn, tmp_path, list(ports)), list(ports)
+    return cluster.door, list(cluster.ports)
 
 
 async def phone_at(host: str, user: str, password: str, server: Peer, domain: str) -> Phone:

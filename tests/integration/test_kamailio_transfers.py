@@ -13,22 +13,24 @@ on workers other than the ones the parties registered through completes too.
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import pytest
-import redis
 from asgiref.sync import sync_to_async
-from django.conf import settings
 
 from sipcore.tests.phones import Phone, PhoneCall, sdp
 from sipcore.transfer.subscription import parse_sipfrag
-from sipplatform.customers.services import create_customer
 from sipplatform.dialplans.models import Dialplan
-from sipplatform.directory.services import create_sip_account, default_domain
+from sipplatform.directory.services import default_domain
 from tests.integration import frontdoor
-from tests.integration.frontdoor import kamailio_missing, start_front_door, start_sip_workers
-from tests.integration.processes import platform_env
-from tests.integration.test_kamailio_workers import Cluster, registered_on
+from tests.integration.frontdoor import (
+    Cluster,
+    customer_calling_locally,
+    flushed_redis_database,
+    phones_through,
+    start_cluster,
+)
+from tests.integration.test_kamailio_workers import registered_on
 
 pytestmark = [pytest.mark.real, pytest.mark.django_db(transaction=True)]
 
@@ -42,56 +44,31 @@ PORTS = range(28000, 29000)
 
 @pytest.fixture
 def redis_url(test_redis_url):
-    url = urlunsplit(urlsplit(test_redis_url)._replace(path=f"/{REDIS_DATABASE}"))
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+    with flushed_redis_database(test_redis_url, REDIS_DATABASE) as url:
+        yield url
 
 
 @pytest.fixture
 def domain() -> str:
     """Three accounts of one customer that processes transfers on the server (``tr=c``)
     and rings the Refer-To user's phones from its ``transfer`` dialplan."""
-    acme = create_customer("Acme", transfer_default="c")
-    outgoing = Dialplan.objects.create(customer=acme, name="out", script='sys.Dial("${dst}@local")')
+    acme = customer_calling_locally(USERS, PASSWORD, transfer_default="c")
     Dialplan.objects.create(customer=acme, name="transfer", script='sys.Dial("${dst}@local")')
-    for user in USERS:
-        create_sip_account(acme, user, password=PASSWORD, outgoing_dialplan=outgoing)
     return default_domain().name
 
 
 @pytest.fixture
 def cluster(spawn, tmp_path, redis_url, postgres_database_url, domain, monkeypatch) -> Cluster:
-    reason = kamailio_missing()
-    if reason:
-        pytest.skip(reason)
     monkeypatch.setattr(frontdoor, "PORT_RANGE", PORTS)
-    env = platform_env(
-        DATABASE_URL=postgres_database_url,
-        REDIS_URL=redis_url,
-        SECRET_KEY=settings.SECRET_KEY,
-        SIP_DOMAIN=domain,
-    )
-    ports, workers = start_sip_workers(spawn, tmp_path, env, WORKERS)
-    door = start_front_door(spawn, tmp_path, list(ports))
-    return Cluster(door, domain, workers, ports)
+    return start_cluster(spawn, tmp_path, WORKERS, postgres_database_url, redis_url, domain)
 
 
 @pytest.fixture
 async def phones(cluster):
-    started: dict[str, Phone] = {}
-    try:
-        for user in USERS:
-            started[user] = await Phone.start(
-                user=user, domain=cluster.domain, password=PASSWORD, server=cluster.front
-            )
-            assert (await started[user].register()).status == 200
-        yield started
-    finally:
+    async with phones_through(cluster, USERS, PASSWORD) as started:
         for phone in started.values():
-            await phone.close()
+            assert (await phone.register()).status == 200
+        yield started
 
 
 def served_by(cluster: Cluster, call: PhoneCall) -> str:

@@ -17,29 +17,23 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import subprocess
-from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import connections
 
 from sipcore.tests.phones import Phone
 from sipcore.transport import Peer
-from sipplatform.customers.services import create_customer
-from sipplatform.dialplans.models import Dialplan
 from sipplatform.directory.models import Binding
-from sipplatform.directory.services import create_sip_account, default_domain
+from sipplatform.directory.services import default_domain
 from tests.integration.frontdoor import (
-    FrontDoor,
-    kamailio_missing,
-    start_front_door,
-    start_sip_workers,
+    Cluster,
+    customer_calling_locally,
+    flushed_redis_database,
+    phones_through,
+    start_cluster,
 )
-from tests.integration.processes import platform_env
 
 pytestmark = [pytest.mark.real, pytest.mark.django_db(transaction=True)]
 
@@ -53,69 +47,36 @@ takes on a loaded machine. With the default 30 s a slow run saw the worker end t
 exit before the test's BYE, which then got 481."""
 
 
-@dataclass
-class Cluster:
-    door: FrontDoor
-    domain: str
-    workers: dict[str, subprocess.Popen]
-    ports: dict[int, str]
-    """Worker id by SIP port."""
-
-    @property
-    def front(self) -> Peer:
-        return Peer("udp", "127.0.0.1", self.door.port)
-
-
 @pytest.fixture
 def redis_url(test_redis_url):
-    url = urlunsplit(urlsplit(test_redis_url)._replace(path=f"/{REDIS_DATABASE}"))
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+    with flushed_redis_database(test_redis_url, REDIS_DATABASE) as url:
+        yield url
 
 
 @pytest.fixture
 def domain() -> str:
     """Three accounts of one customer; each may call any local account."""
-    acme = create_customer("Acme")
-    outgoing = Dialplan.objects.create(customer=acme, name="out", script='sys.Dial("${dst}@local")')
-    for user in USERS:
-        create_sip_account(acme, user, password=PASSWORD, outgoing_dialplan=outgoing)
+    customer_calling_locally(USERS, PASSWORD)
     return default_domain().name
 
 
 @pytest.fixture
 def cluster(spawn, tmp_path, redis_url, postgres_database_url, domain) -> Cluster:
-    reason = kamailio_missing()
-    if reason:
-        pytest.skip(reason)
-    env = platform_env(
-        DATABASE_URL=postgres_database_url,
-        REDIS_URL=redis_url,
-        SECRET_KEY=settings.SECRET_KEY,
-        SIP_DOMAIN=domain,
+    return start_cluster(
+        spawn,
+        tmp_path,
+        WORKERS,
+        postgres_database_url,
+        redis_url,
+        domain,
+        options=("--grace", str(DRAIN_GRACE)),
     )
-    ports, workers = start_sip_workers(
-        spawn, tmp_path, env, WORKERS, options=("--grace", str(DRAIN_GRACE))
-    )
-    door = start_front_door(spawn, tmp_path, list(ports))
-    return Cluster(door, domain, workers, ports)
 
 
 @pytest.fixture
 async def phones(cluster):
-    started: dict[str, Phone] = {}
-    try:
-        for user in USERS:
-            started[user] = await Phone.start(
-                user=user, domain=cluster.domain, password=PASSWORD, server=cluster.front
-            )
+    async with phones_through(cluster, USERS, PASSWORD) as started:
         yield started
-    finally:
-        for phone in started.values():
-            await phone.close()
 
 
 def registered_on(user: str) -> str:

@@ -13,6 +13,7 @@ from urllib.request import HTTPCookieProcessor, build_opener
 
 import pytest
 
+from sipcore.tests.phones import write_linphonerc
 from tests.integration.processes import free_port, platform_env, stop_process, wait_for_port
 
 READY_LINE = "Press Ctrl-C to stop."
@@ -103,40 +104,6 @@ def test_runplatform_seeds_prints_serves_stops_and_reuses_its_logins(
     assert stop_process(second, signal.SIGTERM) == 0
 
 
-LINPHONERC = """\
-[sip]
-sip_port={phone_port}
-sip_tcp_port=0
-sip_tls_port=0
-bind_address=127.0.0.1
-guess_hostname=0
-register_only_when_network_is_up=0
-ping_with_options=0
-default_proxy=0
-
-[proxy_0]
-reg_proxy=<{registrar}>
-reg_identity="{username}" <sip:{username}@{domain}>
-reg_expires=300
-reg_sendregister=1
-publish=0
-
-[auth_info_0]
-username={username}
-passwd={password}
-realm={domain}
-
-[rtp]
-audio_rtp_port={rtp_port}
-
-[sound]
-echocancellation=0
-
-[video]
-enabled=0
-capture=0
-display=0
-"""
 REGISTRAR = re.compile(r"(sip:\S+;transport=udp)")
 REGISTER_TIMEOUT = 30
 
@@ -150,21 +117,19 @@ def test_a_softphone_registers_with_the_printed_details(spawn, tmp_path, platfor
     phones = {name: (secret, domain) for name, secret, domain in PHONE.findall(banner)}
     password, domain = phones["alice"]
     home = tmp_path / "alice"
-    (home / ".local" / "share" / "linphone").mkdir(parents=True)
     phone_port = free_port(port)
-    (home / "linphonerc").write_text(
-        LINPHONERC.format(
-            phone_port=phone_port,
-            rtp_port=free_port(port, phone_port),
-            registrar=REGISTRAR.search(banner)[1],
-            username="alice",
-            password=password,
-            domain=domain,
-        )
+    config = write_linphonerc(
+        home,
+        "alice",
+        password,
+        domain,
+        REGISTRAR.search(banner)[1],
+        udp_port=phone_port,
+        rtp_port=free_port(port, phone_port),
     )
     log = tmp_path / "linphonec.txt"
     phone = spawn(
-        [linphonec, "-c", str(home / "linphonerc"), "-a", "-d", "0"],
+        [linphonec, "-c", str(config), "-a", "-d", "0"],
         platform_env(HOME=str(home)),
         log=log,
         stdin=subprocess.PIPE,
