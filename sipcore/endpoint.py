@@ -388,6 +388,11 @@ class Endpoint:
             return
         if state is not None and not state.future.done():
             state.future.set_result(response)
+            if response.status < 300 or state.request.method != "INVITE":
+                # Nothing more is sent for this request (only an INVITE's non-2xx final is
+                # ACKed again): its request and response need not live on with the
+                # transaction, whose 2xx retransmissions go to on_stray_response (RFC 6026).
+                del self._clients[txn]
             return
         self.stats.stray_responses += 1
         if self.on_stray_response is not None:

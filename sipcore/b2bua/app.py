@@ -203,24 +203,29 @@ class B2bua:
             provider_id=admitted.provider.id if admitted.provider else None,
         )
         leg.party_account_id = admitted.caller.id if admitted.caller is not None else None
-        owner_id = admitted.owner.id
-
-        def ended(call: Call) -> None:
-            self.calls.discard(call)
-            self.concurrent.release(owner_id)
-            self._call_ended.set()
-
         call = Call(
             a=leg,
             customer_id=admitted.customer.id,
             events=self.events,
             background=self.background,
             clock=self.clock,
-            on_end=ended,
+            host=self,
+            account=admitted.owner,
         )
-        call.transfers = CallTransfers(
+        self.calls.add(call)
+        self._by_invite[handle] = call
+        call.publish("call.new", direction=admitted.direction.value, account=admitted.owner.aor)
+        return call
+
+    def call_ended(self, call: Call) -> None:
+        self.calls.discard(call)
+        self.concurrent.release(call.account.id)
+        self._call_ended.set()
+
+    def transfers_for(self, call: Call) -> CallTransfers:
+        return CallTransfers(
             call=call,
-            owner=admitted.owner,
+            owner=call.account,
             services=self.services,
             pool=self.pool,
             events=self.events,
@@ -229,10 +234,6 @@ class B2bua:
             worker_id=self.config.worker_id,
             cross=self.cross,
         )
-        self.calls.add(call)
-        self._by_invite[handle] = call
-        call.publish("call.new", direction=admitted.direction.value, account=admitted.owner.aor)
-        return call
 
     async def _route(self, call: Call, admitted: Admitted) -> None:
         invite = call.a.invite

@@ -40,6 +40,7 @@ from sipcore.transfer.replaces import DialogueInfo, DialogueState
 
 if TYPE_CHECKING:
     from sipcore.b2bua.transfers import CallTransfers
+    from sipcore.directory import AccountRecord
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,17 @@ class RingingListener(Protocol):
     def target_failed(self, status: int, reason: str) -> None: ...
 
 
+class CallHost(Protocol):
+    """The B2BUA holding a call: one object for all its calls, so a call carries no
+    callbacks of its own."""
+
+    def call_ended(self, call: Call) -> None:
+        """``call`` ended: it holds none of its account's concurrent calls any more."""
+
+    def transfers_for(self, call: Call) -> CallTransfers:
+        """A runner for the REFERs of ``call`` (made on its first REFER)."""
+
+
 class Call:
     """One call from its INVITE to its last BYE.
 
@@ -70,14 +82,15 @@ class Call:
         "_answered",
         "_aside",
         "_handed_over",
+        "_host",
         "_limit",
         "_listener",
-        "_on_end",
         "_recorded",
         "_relaying_invite",
         "_ringing_sent",
         "_transferring",
         "a",
+        "account",
         "b",
         "background",
         "caller",
@@ -98,7 +111,8 @@ class Call:
         events: EventSink,
         background: Background,
         clock: Callable[[], float],
-        on_end: Callable[[Call], None],
+        host: CallHost,
+        account: AccountRecord,
     ) -> None:
         self.caller = a
         """The INVITE that started the call: progress, answer and failure go to it."""
@@ -107,6 +121,8 @@ class Call:
         """The bridge: relayed requests cross from one slot to the other. A slot is None
         before the answer and after its leg left."""
         self.customer_id = customer_id
+        self.account = account
+        """The account the call counts against (its concurrent calls, its transfer policy)."""
         self.events = events
         self.background = background
         self.clock = clock
@@ -115,9 +131,9 @@ class Call:
         self.transfer: str | None = None
         """The ``tr`` option of the leg that answered (TRANSFER.md), if it had one."""
         self.transfers: CallTransfers | None = None
-        """Runs the REFERs this call receives (set by the B2BUA once the call is admitted)."""
+        """Runs the REFERs this call receives: made on the first one (most calls get none)."""
         self._transferring: set[Leg] | None = None
-        self._on_end = on_end
+        self._host = host
         self._answered = False
         self._aside: list[Leg] = []
         self._recorded: set[str] | None = None
@@ -295,7 +311,9 @@ class Call:
             else:
                 await self.hang_up(reason, by=leg)
             return
-        if self.transfers is not None and method == "REFER":
+        if method == "REFER":
+            if self.transfers is None:
+                self.transfers = self._host.transfers_for(self)
             await self.transfers.on_refer(leg, request, handle)
             return
         if (
@@ -479,7 +497,7 @@ class Call:
                 leg.detail.hung_up(reason, now)
                 self.record_leg(leg.detail)
         self.publish("call.ended", reason=reason, answered=self.answered)
-        self._on_end(self)
+        self._host.call_ended(self)
 
     # records and events ----------------------------------------------------------------------
 

@@ -399,10 +399,10 @@ class OutboundLeg(Leg):
 
     __slots__ = (
         "_cancel_sent",
+        "_finished",
         "_from_tag",
         "_provisional_seen",
         "auth",
-        "final",
         "on_progress",
         "unwanted",
     )
@@ -419,7 +419,9 @@ class OutboundLeg(Leg):
         self.invite = invite
         self.auth = auth
         self.on_progress = on_progress
-        self.final: Response | None = None
+        self._finished = False
+        """Set once the INVITE got its final response (``run`` returns it; the leg keeps none:
+        after the answer only the dialogue matters)."""
         self.unwanted = False
         """Set when the leg lost (another answered, the caller gave up): an answer is hung up."""
         self._provisional_seen = False
@@ -450,7 +452,7 @@ class OutboundLeg(Leg):
             # with the dialogue.
             self.on_progress = None
             self.auth = None
-        self.final = response
+        self._finished = True
         if not 200 <= response.status < 300:
             self.forget()
             return response
@@ -458,8 +460,7 @@ class OutboundLeg(Leg):
             self._confirm(response)
         except (RemoteProtocolError, ParseError) as error:
             log.info("unusable 2xx on %r: %s", self, error)
-            self.final = make_response(self.invite, 502, "Bad Gateway")
-            return self.final
+            return make_response(self.invite, 502, "Bad Gateway")
         await self.acknowledge(self.invite, response)
         if self.unwanted:
             await self.bye()
@@ -470,7 +471,7 @@ class OutboundLeg(Leg):
         if self.unwanted:
             return
         self.unwanted = True
-        if self._provisional_seen and self.final is None:
+        if self._provisional_seen and not self._finished:
             self._send_cancel()
 
     def stray_2xx(self, response: Response) -> None:

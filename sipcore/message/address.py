@@ -137,4 +137,9 @@ class Address:
         return f"Address({str(self)!r})"
 
 
-_parse_address = memoized(Address._parse_text)
+def _tagged(text: str) -> bool:
+    """A From or To of one dialogue (``tag=``), which no other call's messages carry."""
+    return "tag=" in text
+
+
+_parse_address = memoized(Address._parse_text, transient=_tagged)

@@ -6,6 +6,13 @@ header changed), and ``URI``, ``Address`` and ``Via`` are immutable values, so a
 the same text can return the same object. Only short texts are kept (a hostile message of
 long unique values cannot fill memory), and only successful parses (a malformed value
 raises again each time).
+
+Two kinds of text repeat differently. A domain's URIs and untagged addresses recur in call
+after call and are worth keeping long. A text carrying a dialogue's tag or a transaction's
+branch recurs only among the few messages of that dialogue's setup, then never again: kept
+as long, such texts would fill the cache with values no later call reads (a fixed few
+megabytes that a worker's memory per call showed as its own), so they get a small cache of
+their own, enough for the calls being set up at the same moment.
 """
 
 from __future__ import annotations
@@ -17,6 +24,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 MEMO_ENTRIES = 4096
+"""Texts many calls share, per kind of value."""
+TRANSIENT_ENTRIES = 512
+"""Texts one dialogue or transaction carries, per kind of value (every Via: its branch names
+one transaction)."""
 MEMO_MAX_TEXT = 300
 """Longer texts are parsed every time: about 1.5 MB kept at most per kind of value."""
 
@@ -30,14 +41,30 @@ def forget_all() -> None:
         clear()
 
 
-def memoized(parse: Callable[..., T]) -> Callable[..., T]:
-    """``parse(text, *flags)``, answered from a bounded cache for short ``text``."""
-    cached = lru_cache(maxsize=MEMO_ENTRIES)(parse)
+def memoized(
+    parse: Callable[..., T],
+    *,
+    entries: int = MEMO_ENTRIES,
+    transient: Callable[[str], bool] | None = None,
+) -> Callable[..., T]:
+    """``parse(text, *flags)``, answered from a cache of ``entries`` for short ``text``;
+    the texts ``transient`` picks go to a cache of ``TRANSIENT_ENTRIES`` instead."""
+    cached = lru_cache(maxsize=entries)(parse)
     _CACHES.append(cached.cache_clear)
+    if transient is None:
 
-    def lookup(text: str, *flags: object) -> T:
+        def lookup(text: str, *flags: object) -> T:
+            if len(text) > MEMO_MAX_TEXT:
+                return parse(text, *flags)
+            return cached(text, *flags)
+
+        return lookup
+    brief = lru_cache(maxsize=TRANSIENT_ENTRIES)(parse)
+    _CACHES.append(brief.cache_clear)
+
+    def split_lookup(text: str, *flags: object) -> T:
         if len(text) > MEMO_MAX_TEXT:
             return parse(text, *flags)
-        return cached(text, *flags)
+        return (brief if transient(text) else cached)(text, *flags)
 
-    return lookup
+    return split_lookup

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from sipcore.message.errors import ParseError
 from sipcore.message.grammar import VIA
 from sipcore.message.ids import MAGIC_COOKIE
-from sipcore.message.memo import memoized
+from sipcore.message.memo import TRANSIENT_ENTRIES, memoized
 from sipcore.message.params import EMPTY_PARAMS, format_params, parse_params
 from sipcore.message.uri import format_host
 from sipcore.message.values import parse_int
@@ -136,4 +136,4 @@ class Via:
         return f"Via({str(self)!r})"
 
 
-_parse_via = memoized(Via._parse_text)
+_parse_via = memoized(Via._parse_text, entries=TRANSIENT_ENTRIES)

@@ -42,7 +42,7 @@ async def established(world, *phones: Baresip) -> None:
     await world.settle(lambda: world.worker.active_calls == 1)
     [call] = world.worker.b2bua.calls
     assert call.b is not None
-    offer, answer = call.a.invite.body, call.b.final.body
+    offer, answer = call.a.invite.body, call.b.remote_sdp
     assert b"m=audio" in offer and b"m=audio" in answer
     assert call.b.invite.body == offer
     assert offer != answer

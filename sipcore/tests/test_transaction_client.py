@@ -27,7 +27,8 @@ def kinds(actions):
 
 
 def test_invite_retransmits_on_timer_a_and_times_out_on_timer_b():
-    txn, actions = ClientTransaction.create(make_request(), reliable=False, now=0.0)
+    invite = make_request()
+    txn, actions = ClientTransaction.create(invite, reliable=False, now=0.0)
     assert kinds(actions) == [SendMessage]
     assert txn.state is State.CALLING
     assert txn.timers() == {Timer.A: 0.5, Timer.B: 32.0}
@@ -35,7 +36,7 @@ def test_invite_retransmits_on_timer_a_and_times_out_on_timer_b():
     happened = run_timers(txn, until=100.0)
 
     assert sends(happened) == [0.5, 1.5, 3.5, 7.5, 15.5, 31.5]
-    assert all(a.message is txn.request for _, a in happened if isinstance(a, SendMessage))
+    assert all(a.message is invite for _, a in happened if isinstance(a, SendMessage))
     assert happened[-2:] == [(32.0, TimedOut()), (32.0, Terminated())]
     assert txn.terminated and txn.next_deadline() is None
 
@@ -81,12 +82,14 @@ def test_non_2xx_final_is_acked_inside_the_transaction_per_17_1_1_3():
 
 
 def test_retransmitted_final_is_acked_again_but_not_passed_up():
-    txn, _ = ClientTransaction.create(make_request(), reliable=False, now=0.0)
-    busy = make_reply(txn.request, 486, to_tag="bob")
+    invite = make_request()
+    txn, _ = ClientTransaction.create(invite, reliable=False, now=0.0)
+    busy = make_reply(invite, 486, to_tag="bob")
     first_ack = txn.receive(busy, now=0.1)[0].message
 
+    assert txn.request is None  # Completed sends only the ACK it built
     assert txn.receive(busy, now=0.6) == [SendMessage(first_ack)]
-    assert txn.receive(make_reply(txn.request, 180, to_tag="bob"), now=0.7) == []
+    assert txn.receive(make_reply(invite, 180, to_tag="bob"), now=0.7) == []
     assert run_timers(txn, until=100.0) == [(32.1, Terminated())]
 
 
@@ -98,15 +101,17 @@ def test_timer_d_is_zero_over_a_reliable_transport():
 
 
 def test_2xx_moves_to_accepted_and_timer_m_passes_retransmissions_up_rfc6026():
-    txn, _ = ClientTransaction.create(make_request(), reliable=False, now=0.0)
-    ok = make_reply(txn.request, 200, to_tag="bob", headers=[("Contact", "<sip:bob@h>")])
+    invite = make_request()
+    txn, _ = ClientTransaction.create(invite, reliable=False, now=0.0)
+    ok = make_reply(invite, 200, to_tag="bob", headers=[("Contact", "<sip:bob@h>")])
 
     assert txn.receive(ok, now=0.2) == [DeliverResponse(ok)]
     assert txn.state is State.ACCEPTED
     assert txn.timers() == {Timer.M: 32.2}
+    assert txn.request is None  # Accepted sends nothing: the INVITE is not kept 64·T1 more
     assert txn.receive(ok, now=0.7) == [DeliverResponse(ok)]
-    assert txn.receive(make_reply(txn.request, 180, to_tag="bob"), now=0.8) == []
-    assert txn.receive(make_reply(txn.request, 500, to_tag="x"), now=0.9) == []
+    assert txn.receive(make_reply(invite, 180, to_tag="bob"), now=0.8) == []
+    assert txn.receive(make_reply(invite, 500, to_tag="x"), now=0.9) == []
     assert run_timers(txn, until=100.0) == [(32.2, Terminated())]
 
 
@@ -153,6 +158,7 @@ def test_non_invite_final_waits_timer_k_then_terminates():
     ok = make_reply(txn.request, 200)
     assert txn.receive(ok, now=0.2) == [DeliverResponse(ok)]
     assert txn.timers() == {Timer.K: 5.2}
+    assert txn.request is None
     assert txn.receive(ok, now=1.0) == []
     assert run_timers(txn, until=100.0) == [(5.2, Terminated())]
 
@@ -178,10 +184,11 @@ def test_misuse_is_a_local_protocol_error():
         ClientTransaction.create(
             make_request(via="SIP/2.0/UDP 127.0.0.1:5060"), reliable=False, now=0.0
         )
-    txn, _ = ClientTransaction.create(make_request("OPTIONS"), reliable=True, now=0.0)
-    txn.receive(make_reply(txn.request, 200), now=0.1)
+    options = make_request("OPTIONS")
+    txn, _ = ClientTransaction.create(options, reliable=True, now=0.0)
+    txn.receive(make_reply(options, 200), now=0.1)
     with pytest.raises(LocalProtocolError, match="terminated"):
-        txn.receive(make_reply(txn.request, 200), now=0.2)
+        txn.receive(make_reply(options, 200), now=0.2)
 
 
 def test_calling_early_on_timer_does_nothing():

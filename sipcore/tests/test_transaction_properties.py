@@ -26,14 +26,15 @@ steps = st.lists(st.tuples(st.floats(0.0, 40.0), statuses), max_size=12)
 @settings(max_examples=150, deadline=None)
 @given(method=st.sampled_from(["INVITE", "OPTIONS"]), reliable=st.booleans(), script=steps)
 def test_client_transaction_survives_any_response_sequence(method, reliable, script):
-    txn, _ = ClientTransaction.create(make_request(method), reliable=reliable, now=0.0)
+    request = make_request(method)
+    txn, _ = ClientTransaction.create(request, reliable=reliable, now=0.0)
     now, finals, delivered = 0.0, 0, []
     for delay, status in script:
         run_timers(txn, until=now + delay)
         now += delay
         if txn.terminated:
             break
-        actions = txn.receive(make_reply(txn.request, status, to_tag="bob"), now)
+        actions = txn.receive(make_reply(request, status, to_tag="bob"), now)
         delivered += [a.response.status for a in actions if isinstance(a, DeliverResponse)]
         finals += status >= 200
     run_timers(txn, until=now + FOREVER)

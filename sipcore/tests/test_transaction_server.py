@@ -72,52 +72,61 @@ def test_non_2xx_final_retransmits_on_timer_g_capped_at_t2_until_timer_h():
 
 def test_ack_confirms_and_timer_i_absorbs_ack_retransmissions():
     txn = new_invite_server()
-    busy = make_reply(txn.request, 486, to_tag="bob")
+    invite = txn.request
+    busy = make_reply(invite, 486, to_tag="bob")
     txn.respond(busy, now=0.0)
-    ack = make_request("ACK", branch=txn.request.top_via.branch, to_tag="bob")
+    ack = make_request("ACK", branch=invite.top_via.branch, to_tag="bob")
 
     assert txn.receive(ack, now=0.7) == []
     assert txn.state is State.CONFIRMED
     assert txn.timers() == {Timer.I: 5.7}
+    assert txn.request is None and txn.last_response is None  # Confirmed only absorbs
     assert txn.receive(ack, now=1.0) == []
-    assert txn.receive(txn.request, now=1.1) == []
+    assert txn.receive(invite, now=1.1) == []
     assert run_timers(txn, until=100.0) == [(5.7, Terminated())]
 
 
 def test_reliable_transport_has_no_timer_g_and_timer_i_is_zero():
     txn = new_invite_server(reliable=True)
-    txn.respond(make_reply(txn.request, 486, to_tag="bob"), now=0.0)
+    invite = txn.request
+    txn.respond(make_reply(invite, 486, to_tag="bob"), now=0.0)
     assert txn.timers() == {Timer.H: 32.0}
-    ack = make_request("ACK", branch=txn.request.top_via.branch, to_tag="bob")
+    ack = make_request("ACK", branch=invite.top_via.branch, to_tag="bob")
     assert txn.receive(ack, now=0.1) == [Terminated()]
 
 
 def test_retransmitted_invite_in_completed_gets_the_final_again():
     txn = new_invite_server()
-    busy = make_reply(txn.request, 486, to_tag="bob")
+    invite = txn.request
+    busy = make_reply(invite, 486, to_tag="bob")
     txn.respond(busy, now=0.0)
-    assert txn.receive(txn.request, now=0.3) == [SendMessage(busy)]
+    assert txn.receive(invite, now=0.3) == [SendMessage(busy)]
+    assert txn.request is None and txn.last_response is busy
 
 
 def test_2xx_moves_to_accepted_where_timer_l_absorbs_the_invite_rfc6026():
     txn = new_invite_server()
-    ok = make_reply(txn.request, 200, to_tag="bob")
+    invite = txn.request
+    ok = make_reply(invite, 200, to_tag="bob")
     assert txn.respond(ok, now=0.1) == [SendMessage(ok)]
     assert txn.state is State.ACCEPTED
     assert txn.timers() == {Timer.L: 32.1}
+    # The TU retransmits its 2xx: the transaction keeps neither message for 64·T1.
+    assert txn.request is None and txn.last_response is None
 
-    assert txn.receive(txn.request, now=0.5) == []
+    assert txn.receive(invite, now=0.5) == []
     assert txn.respond(ok, now=0.6) == [SendMessage(ok)]
-    ack = make_request("ACK", branch=txn.request.top_via.branch, to_tag="bob")
+    ack = make_request("ACK", branch=invite.top_via.branch, to_tag="bob")
     assert txn.receive(ack, now=0.7) == [DeliverRequest(ack)]
     assert run_timers(txn, until=100.0) == [(32.1, Terminated())]
 
 
 def test_a_second_final_response_is_a_local_error_and_ends_the_transaction():
     txn = new_invite_server()
-    txn.respond(make_reply(txn.request, 486, to_tag="bob"), now=0.0)
+    invite = txn.request
+    txn.respond(make_reply(invite, 486, to_tag="bob"), now=0.0)
     with pytest.raises(LocalProtocolError, match="Completed cannot handle 2xx from TU"):
-        txn.respond(make_reply(txn.request, 200, to_tag="bob"), now=0.1)
+        txn.respond(make_reply(invite, 200, to_tag="bob"), now=0.1)
     assert txn.terminated and txn.next_deadline() is None
 
 
@@ -141,6 +150,7 @@ def test_non_invite_final_is_resent_on_retransmission_until_timer_j():
     ok = make_reply(request, 200)
     assert txn.respond(ok, now=0.1) == [SendMessage(ok)]
     assert txn.timers() == {Timer.J: 32.1}
+    assert txn.request is None  # the layer matches retransmissions by key
     assert txn.receive(request, now=0.5) == [SendMessage(ok)]
     with pytest.raises(LocalProtocolError):
         txn.respond(make_reply(request, 500), now=0.6)

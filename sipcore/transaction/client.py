@@ -7,7 +7,7 @@ from sipcore.message import Request, Response
 from sipcore.transaction.actions import Action, SendMessage
 from sipcore.transaction.building import build_non_2xx_ack
 from sipcore.transaction.machine import Transaction, Trigger
-from sipcore.transaction.tables import Effect, response_input
+from sipcore.transaction.tables import Effect, State, response_input
 from sipcore.transaction.timers import TimerConfig
 
 DEFAULT_CONFIG = TimerConfig()
@@ -57,15 +57,19 @@ class ClientTransaction(Transaction):
         return self._handle(response_input(response.status, from_tu=False), now, response)
 
     def _perform(self, effect: Effect, message: Trigger, now: float) -> list[Action]:
-        if effect is Effect.SEND_REQUEST:
+        if effect is Effect.SEND_REQUEST and self.request is not None:
             return [SendMessage(self.request)]
         return super()._perform(effect, message, now)
 
 
 class InviteClientTransaction(ClientTransaction):
-    """Calling → Proceeding → Completed (non-2xx) or Accepted (2xx) → Terminated."""
+    """Calling → Proceeding → Completed (non-2xx) or Accepted (2xx) → Terminated.
+
+    Completed sends only the ACK built on entering it, and Accepted passes 2xx
+    retransmissions to the TU (RFC 6026 §8.4): neither keeps the INVITE."""
 
     machine = "INVITE client"
+    request_states = frozenset({State.CALLING, State.PROCEEDING})
     __slots__ = ("_ack",)
 
     def __init__(self, request: Request, *, reliable: bool, config: TimerConfig) -> None:
@@ -79,14 +83,20 @@ class InviteClientTransaction(ClientTransaction):
 
     def _perform(self, effect: Effect, message: Trigger, now: float) -> list[Action]:
         if effect is Effect.SEND_ACK and isinstance(message, Response):
-            if self._ack is None:
+            if self._ack is None and self.request is not None:
                 self._ack = build_non_2xx_ack(self.request, message)
-            return [SendMessage(self._ack)]
+            return [] if self._ack is None else [SendMessage(self._ack)]
         return super()._perform(effect, message, now)
+
+    def _shed(self) -> None:
+        super()._shed()
+        if self.terminated:
+            self._ack = None
 
 
 class NonInviteClientTransaction(ClientTransaction):
-    """Trying → Proceeding → Completed → Terminated."""
+    """Trying → Proceeding → Completed → Terminated (Completed sends nothing: no request)."""
 
     machine = "non-INVITE client"
+    request_states = frozenset({State.TRYING, State.PROCEEDING})
     __slots__ = ()

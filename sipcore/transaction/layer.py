@@ -137,11 +137,13 @@ class TransactionLayer:
         if txn not in self._keys:
             raise LocalProtocolError(f"{txn!r} is not a live transaction of this layer")
         actions: list[Action] = []
+        request = txn.request  # a final response makes the transaction drop it
         try:
             actions = txn.respond(response, now)
             key = self._keys[txn][0][1]
-            if key[0] == "2543" and txn.request.method == "INVITE" and response.status >= 200:
-                self._expect_rfc2543_ack(txn, response)
+            final = response.status >= 200
+            if key[0] == "2543" and final and txn.method == "INVITE" and request is not None:
+                self._expect_rfc2543_ack(txn, request, response)
         finally:
             dispatches = self._after(txn, actions)
         return dispatches
@@ -189,7 +191,7 @@ class TransactionLayer:
         txn = self._clients.get(client_key(response))
         if txn is None:
             return [Dispatch(None, DeliverResponse(response))]
-        if txn.request.method == "INVITE":
+        if txn.method == "INVITE":
             _ = response.to_addr  # the ACK copies To: a malformed one drops the response here
         return self._after(txn, txn.receive(response, now))
 
@@ -209,11 +211,13 @@ class TransactionLayer:
         self._register(txn, self._servers, key)
         return self._after(txn, actions)
 
-    def _expect_rfc2543_ack(self, txn: ServerTransaction, response: Response) -> None:
+    def _expect_rfc2543_ack(
+        self, txn: ServerTransaction, request: Request, response: Response
+    ) -> None:
         """Without a branch an ACK is found by the To tag of our response (§17.2.3)."""
         to_tag = response.to_addr.tag
         if to_tag:
-            self._register(txn, self._rfc2543_acks, _rfc2543_key(txn.request, "INVITE", to_tag))
+            self._register(txn, self._rfc2543_acks, _rfc2543_key(request, "INVITE", to_tag))
 
     def _register(
         self, txn: Transaction, index: dict[MatchKey, Transaction], key: MatchKey

@@ -1,14 +1,15 @@
 """The engine shared by the four transaction kinds: run table transitions and timers.
 
 A ``Transaction`` owns its state, its running timers (absolute deadlines on the
-caller's clock) and the request that created it. Subclasses name their table
-(``machine``) and carry out the message effects (``_perform``); everything
-else—which effects run, in which order, which timers start or stop—comes from
-``tables.py``.
+caller's clock) and, while its state may still send it, the request that created
+it. Subclasses name their table (``machine``) and carry out the message effects
+(``_perform``); everything else—which effects run, in which order, which timers
+start or stop—comes from ``tables.py``.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import ClassVar
 
 from sipcore.errors import LocalProtocolError
@@ -48,12 +49,17 @@ class Transaction:
     """
 
     machine: ClassVar[str]
-    # Slots: an INVITE transaction outlives its 2xx by 64·T1 (RFC 6026), so a worker taking
-    # many calls a second holds thousands.
-    __slots__ = ("_deadlines", "_intervals", "config", "reliable", "request", "state")
+    request_states: ClassVar[frozenset[State]]
+    """The states in which the transaction may still send its request or answer with it."""
+    # Slots, and no message kept longer than needed: an INVITE transaction outlives its 2xx
+    # by 64·T1 (RFC 6026), so a worker taking many calls a second holds thousands.
+    __slots__ = ("_deadlines", "_intervals", "config", "method", "reliable", "request", "state")
 
     def __init__(self, request: Request, *, reliable: bool, config: TimerConfig) -> None:
-        self.request = request
+        self.request: Request | None = request
+        """The request, until the state leaves ``request_states`` (then None): retransmissions
+        are matched by the layer's key, not by the request."""
+        self.method = sys.intern(request.method)
         self.reliable = reliable
         self.config = config
         self.state = MACHINES[self.machine][0].target
@@ -61,7 +67,7 @@ class Transaction:
         self._intervals: dict[Timer, float] = {}
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.request.method} {self.state.value}>"
+        return f"<{type(self).__name__} {self.method} {self.state.value}>"
 
     @property
     def terminated(self) -> bool:
@@ -133,6 +139,7 @@ class Transaction:
             else:
                 actions += self._perform(step, message, now)
         self.state = transition.target
+        self._shed()
         if self.terminated:
             self._terminate()
             actions.append(Terminated())
@@ -145,6 +152,12 @@ class Transaction:
     def _terminate(self) -> None:
         self.state = State.TERMINATED
         self._deadlines.clear()
+        self._shed()
+
+    def _shed(self) -> None:
+        """Drop the messages the current state no longer sends or answers with."""
+        if self.state not in self.request_states:
+            self.request = None
 
     def _perform(self, effect: Effect, message: Trigger, now: float) -> list[Action]:
         """Carry out one effect. Subclasses add their message effects."""

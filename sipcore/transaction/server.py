@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sipcore.errors import LocalProtocolError
 from sipcore.message import Request, Response, make_response
 from sipcore.transaction.actions import Action, SendMessage
 from sipcore.transaction.machine import Transaction, Trigger
-from sipcore.transaction.tables import Effect, Input, response_input
+from sipcore.transaction.tables import Effect, Input, State, response_input
 from sipcore.transaction.timers import TimerConfig
 
 DEFAULT_CONFIG = TimerConfig()
@@ -21,12 +23,15 @@ class ServerTransaction(Transaction):
     ACK of a non-2xx final, and ``txn.on_timer(now)`` at ``txn.next_deadline()``.
     """
 
+    response_states: ClassVar[frozenset[State]]
+    """The states in which a retransmitted request gets the last response again."""
     __slots__ = ("last_response",)
 
     def __init__(self, request: Request, *, reliable: bool, config: TimerConfig) -> None:
         super().__init__(request, reliable=reliable, config=config)
         self.last_response: Response | None = None
-        """The most recent response sent, which retransmissions of the request get again."""
+        """The most recent response sent, which retransmissions of the request get again
+        (None outside ``response_states``)."""
 
     @classmethod
     def create(
@@ -66,22 +71,39 @@ class ServerTransaction(Transaction):
                 return [] if self.last_response is None else [SendMessage(self.last_response)]
         return super()._perform(effect, message, now)
 
+    def _shed(self) -> None:
+        super()._shed()
+        if self.state not in self.response_states:
+            self.last_response = None
+
 
 class InviteServerTransaction(ServerTransaction):
-    """Proceeding → Completed → Confirmed (non-2xx), or Proceeding → Accepted (2xx)."""
+    """Proceeding → Completed → Confirmed (non-2xx), or Proceeding → Accepted (2xx).
+
+    Only Proceeding (which may send 100 Trying) keeps the INVITE, and only Proceeding and
+    Completed the last response: Confirmed absorbs ACKs, and Accepted absorbs the INVITE's
+    retransmissions and passes ACKs up while the TU retransmits its 2xx (RFC 6026 §7.1),
+    so a call's transaction keeps no message for the 64·T1 after its answer."""
 
     machine = "INVITE server"
+    request_states = frozenset({State.PROCEEDING})
+    response_states = frozenset({State.PROCEEDING, State.COMPLETED})
     __slots__ = ()
 
     def _perform(self, effect: Effect, message: Trigger, now: float) -> list[Action]:
-        if effect is Effect.SEND_TRYING:
+        if effect is Effect.SEND_TRYING and self.request is not None:
             self.last_response = make_response(self.request, 100)
             return [SendMessage(self.last_response)]
         return super()._perform(effect, message, now)
 
 
 class NonInviteServerTransaction(ServerTransaction):
-    """Trying → Proceeding → Completed → Terminated."""
+    """Trying → Proceeding → Completed → Terminated.
+
+    The request is never sent again: the layer matches its retransmissions by key, and
+    Completed answers them with the final response alone."""
 
     machine = "non-INVITE server"
+    request_states = frozenset({State.TRYING, State.PROCEEDING})
+    response_states = frozenset({State.PROCEEDING, State.COMPLETED})
     __slots__ = ()
