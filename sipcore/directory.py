@@ -156,13 +156,20 @@ class Directory(Protocol):
     async def bindings(self, account_id: int, now: float) -> list[BindingRecord]:
         """Unexpired bindings, newest first."""
 
-    async def save_binding(self, binding: BindingRecord, *, max_bindings: int) -> None:
+    async def save_binding(
+        self, binding: BindingRecord, *, max_bindings: int, now: float
+    ) -> list[BindingRecord]:
         """Add or refresh a binding (keyed on account and contact URI); evict the oldest
-        past ``max_bindings``."""
+        past ``max_bindings``. Returns the account's bindings after the write, as
+        ``bindings(account_id, now)`` would."""
 
-    async def remove_binding(self, account_id: int, contact_uri: str) -> None: ...
+    async def remove_binding(
+        self, account_id: int, contact_uri: str, *, now: float
+    ) -> list[BindingRecord]:
+        """Remove one binding; returns the account's bindings after the write."""
 
-    async def remove_all_bindings(self, account_id: int) -> None: ...
+    async def remove_all_bindings(self, account_id: int, *, now: float) -> list[BindingRecord]:
+        """Remove every binding of the account; returns its bindings after the write."""
 
     async def expire_bindings(self, now: float) -> list[BindingRecord]:
         """Delete bindings that expired before ``now`` and return them."""

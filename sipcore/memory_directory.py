@@ -151,10 +151,15 @@ class MemoryDirectory:
         )
 
     async def bindings(self, account_id: int, now: float) -> list[BindingRecord]:
+        return self._live(account_id, now)
+
+    def _live(self, account_id: int, now: float) -> list[BindingRecord]:
         live = [b for b in self._bindings.get(account_id, []) if b.expires_at > now]
         return sorted(live, key=lambda binding: binding.expires_at, reverse=True)
 
-    async def save_binding(self, binding: BindingRecord, *, max_bindings: int) -> None:
+    async def save_binding(
+        self, binding: BindingRecord, *, max_bindings: int, now: float
+    ) -> list[BindingRecord]:
         kept = [
             b
             for b in self._bindings.get(binding.account_id, [])
@@ -162,14 +167,19 @@ class MemoryDirectory:
         ]
         kept.insert(0, binding)
         self._bindings[binding.account_id] = kept[:max_bindings]
+        return self._live(binding.account_id, now)
 
-    async def remove_binding(self, account_id: int, contact_uri: str) -> None:
+    async def remove_binding(
+        self, account_id: int, contact_uri: str, *, now: float
+    ) -> list[BindingRecord]:
         self._bindings[account_id] = [
             b for b in self._bindings.get(account_id, []) if b.contact_uri != contact_uri
         ]
+        return self._live(account_id, now)
 
-    async def remove_all_bindings(self, account_id: int) -> None:
+    async def remove_all_bindings(self, account_id: int, *, now: float) -> list[BindingRecord]:
         self._bindings.pop(account_id, None)
+        return []
 
     async def expire_bindings(self, now: float) -> list[BindingRecord]:
         expired: list[BindingRecord] = []

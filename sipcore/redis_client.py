@@ -1,9 +1,11 @@
-"""Redis clients for the SIP worker's shared state (security counters, nonces, cluster).
+"""Redis clients for the SIP worker's shared state (security counters, cluster).
 
 redis-py's default asyncio pool opens a new connection per concurrent command and raises
 "Too many connections" past its limit, so a burst of requests (a registration storm) turned
 into spurious failures. A blocking pool makes a burst wait briefly for one of a few
 connections instead: Redis answers in well under a millisecond, so a small pool keeps up.
+The two questions asked on every request (digest ``nc`` records, bindings versions) go through
+``sipcore.redis_pipeline`` instead, which shares one pipelined connection.
 """
 
 from __future__ import annotations

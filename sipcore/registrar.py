@@ -95,8 +95,7 @@ class Registrar:
         if star:
             if default_expires != 0 or len(request.headers.get_all("Contact")) != 1:
                 return make_response(request, 400, "Contact * needs Expires 0 and no other Contact")
-            await self._remove_all(account, now)
-            return await self._ok(request, account, now)
+            return _ok(request, await self._remove_all(account, now), now)
         wanted: list[tuple[Address, int]] = []
         for contact in contacts:
             try:
@@ -112,7 +111,8 @@ class Registrar:
                 response.headers.add("Min-Expires", str(self.config.min_expires))
                 return response
             wanted.append((contact, min(expires, self.config.max_expires)))
-        current = {b.contact_uri: b for b in await self.directory.bindings(account.id, now)}
+        listed = await self.directory.bindings(account.id, now)
+        current = {b.contact_uri: b for b in listed}
         for contact, _ in wanted:
             uri = str(contact.uri)
             known = current.get(uri)
@@ -122,7 +122,7 @@ class Registrar:
             uri = str(contact.uri)
             if expires == 0:
                 if uri in current:
-                    await self.directory.remove_binding(account.id, uri)
+                    listed = await self.directory.remove_binding(account.id, uri, now=now)
                     self._publish("registration.removed", account, uri, now)
                 continue
             binding = BindingRecord(
@@ -138,9 +138,11 @@ class Registrar:
                 cseq=cseq,
                 worker_id=self.config.worker_id,
             )
-            await self.directory.save_binding(binding, max_bindings=self.config.max_bindings)
+            listed = await self.directory.save_binding(
+                binding, max_bindings=self.config.max_bindings, now=now
+            )
             self._publish("registration.added", account, uri, now, expires=expires)
-        return await self._ok(request, account, now)
+        return _ok(request, listed, now)
 
     async def expire(self) -> list[BindingRecord]:
         """Delete bindings past their expiry and tell the monitor; returns them."""
@@ -188,18 +190,10 @@ class Registrar:
             return response
         return make_response(request, 403)
 
-    async def _remove_all(self, account: AccountRecord, now: float) -> None:
+    async def _remove_all(self, account: AccountRecord, now: float) -> list[BindingRecord]:
         for binding in await self.directory.bindings(account.id, now):
             self._publish("registration.removed", account, binding.contact_uri, now)
-        await self.directory.remove_all_bindings(account.id)
-
-    async def _ok(self, request: Request, account: AccountRecord, now: float) -> Response:
-        """200 listing every current binding with the seconds it has left (§10.3 step 8)."""
-        response = make_response(request, 200)
-        for binding in await self.directory.bindings(account.id, now):
-            remaining = max(0, int(binding.expires_at - now + 0.5))
-            response.headers.add("Contact", f"<{binding.contact_uri}>;expires={remaining}")
-        return response
+        return await self.directory.remove_all_bindings(account.id, now=now)
 
     def _publish(
         self, kind: str, account: AccountRecord, contact: str, now: float, **extra: object
@@ -208,6 +202,16 @@ class Registrar:
         self.events.publish(
             LiveEvent(kind=kind, customer_id=account.customer.id, data=data, at=now)
         )
+
+
+def _ok(request: Request, bindings: list[BindingRecord], now: float) -> Response:
+    """200 listing every current binding with the seconds it has left (§10.3 step 8): those
+    the last write left, else those read before (the REGISTER changed nothing)."""
+    response = make_response(request, 200)
+    for binding in bindings:
+        remaining = max(0, int(binding.expires_at - now + 0.5))
+        response.headers.add("Contact", f"<{binding.contact_uri}>;expires={remaining}")
+    return response
 
 
 def _short(text: str) -> str:

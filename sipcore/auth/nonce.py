@@ -22,12 +22,13 @@ import base64
 import hashlib
 import hmac
 import re
-import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from sipcore.message.ids import random_bytes
 
 _VERSION = 1
 _SALT_BYTES = 15
@@ -55,11 +56,7 @@ class NonceSigner:
 
     def mint(self, realm: str, *, now: float) -> str:
         """A fresh nonce for ``realm``, issued at ``now`` (Unix seconds)."""
-        body = (
-            bytes([_VERSION])
-            + int(now * 1000).to_bytes(8, "big")
-            + secrets.token_bytes(_SALT_BYTES)
-        )
+        body = bytes([_VERSION]) + int(now * 1000).to_bytes(8, "big") + random_bytes(_SALT_BYTES)
         mac = _mac(self.secret, body, realm)
         return base64.urlsafe_b64encode(body + mac).decode("ascii")
 

@@ -21,15 +21,19 @@ class _RandomBytes(threading.local):
         self.block = b""
         self.pos = 0
 
-    def hex(self, size: int) -> str:
-        """``size`` fresh random octets as hexadecimal."""
+    def take(self, size: int) -> bytes:
+        """``size`` fresh random octets."""
         end = self.pos + size
         if end > len(self.block):
             self.block = os.urandom(max(_BLOCK, size))
             self.pos, end = 0, size
         chunk = self.block[self.pos : end]
         self.pos = end
-        return chunk.hex()
+        return chunk
+
+    def hex(self, size: int) -> str:
+        """``size`` fresh random octets as hexadecimal."""
+        return self.take(size).hex()
 
     def discard(self) -> None:
         self.block, self.pos = b"", 0
@@ -38,6 +42,11 @@ class _RandomBytes(threading.local):
 _random = _RandomBytes()
 # A forked child must not hand out the bytes its parent also holds.
 os.register_at_fork(after_in_child=_random.discard)
+
+
+def random_bytes(size: int) -> bytes:
+    """``size`` fresh random octets from the CSPRNG, for salts and tokens."""
+    return _random.take(size)
 
 
 def new_branch() -> str:

@@ -27,6 +27,7 @@ import redis.asyncio
 
 from sipcore.auth.nonce import MemoryNonceCounterStore
 from sipcore.redis_client import pooled_client
+from sipcore.redis_pipeline import PipelinedRedis, Script
 from sipcore.security.bans import Ban, Subject
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,9 @@ class RedisCounterStore:
         key = f"{self.prefix}:fail:{subject.key}"
         return int(await self._count(keys=[key], args=[_ms(window), "0"]))
 
-    async def clear_failures(self, subject: Subject) -> None:
-        await self.client.delete(f"{self.prefix}:fail:{subject.key}")
+    async def clear_failures(self, *subjects: Subject) -> None:
+        if subjects:
+            await self.client.delete(*(f"{self.prefix}:fail:{subject.key}" for subject in subjects))
 
     async def count_offence(self, subject: Subject, *, memory: float, now: float) -> int:
         key = f"{self.prefix}:offence:{subject.key}"
@@ -163,7 +165,7 @@ class RedisNonceCounterStore:
 
     def __init__(
         self,
-        client: redis.asyncio.Redis,
+        client: PipelinedRedis,
         *,
         lifetime: float,
         prefix: str = DEFAULT_NONCE_PREFIX,
@@ -173,7 +175,7 @@ class RedisNonceCounterStore:
         self.lifetime = lifetime
         self.prefix = prefix
         self.max_uses = max_uses
-        self._use = client.register_script(_NONCE_USE)
+        self._use = Script(_NONCE_USE)
         self._fallback = MemoryNonceCounterStore(lifetime=lifetime, max_uses=max_uses)
         self._unreachable = False
 
@@ -187,14 +189,17 @@ class RedisNonceCounterStore:
         max_uses: int = 1024,
         timeout: float = 0.5,
     ) -> RedisNonceCounterStore:
-        """A store with its own connection pool for ``url`` (``redis://host:6379/0``)."""
-        client = pooled_client(url, timeout=timeout)
+        """A store with its own connection to ``url`` (``redis://host:6379/0``), shared by
+        every request: one is asked per authenticated request."""
+        client = PipelinedRedis(url, timeout=timeout)
         return cls(client, lifetime=lifetime, prefix=prefix, max_uses=max_uses)
 
     async def check_and_record(self, nonce: str, nc: int) -> bool:
         key = f"{self.prefix}:{nonce}"
         try:
-            used = await self._use(keys=[key], args=[nc, _ms(self.lifetime), self.max_uses])
+            used = await self.client.run_script(
+                self._use, keys=[key], args=[nc, _ms(self.lifetime), self.max_uses]
+            )
         except (redis.asyncio.RedisError, OSError) as error:
             if not self._unreachable:
                 self._unreachable = True

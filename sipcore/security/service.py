@@ -55,6 +55,9 @@ class SecurityService:
         """Bans this worker made, to announce their expiry once (not once per worker)."""
         self._saving: set[Subject] = set()
         """Bans being written to the store, kept by ``refresh`` until the store has them."""
+        self._proved: set[Subject] = set()
+        """Accounts whose failures are still to be forgotten (``credentials_proved``)."""
+        self._forgetting = False
 
     def screen(self, message: Request | Response, source: str, now: float) -> bool:
         """The message hook: True to process ``message`` from ``source``, False to drop it."""
@@ -85,8 +88,23 @@ class SecurityService:
     def credentials_proved(self, username: str, realm: str) -> None:
         """``AuthReport``: the account's password was right; its failures are forgotten."""
         account = _account(username, realm)
-        if account is not None:
-            self._spawn(self.auth_succeeded(account))
+        if account is None:
+            return
+        self._proved.add(account)
+        if not self._forgetting:
+            self._forgetting = True
+            self._spawn(self._forget_proved())
+
+    async def _forget_proved(self) -> None:
+        """Forget the failures of the accounts that proved their password, those that proved
+        while the store was busy all at once: one store round trip per batch rather than
+        one per registration."""
+        try:
+            while self._proved:
+                accounts, self._proved = self._proved, set()
+                await self.auth_succeeded(*accounts)
+        finally:
+            self._forgetting = False
 
     async def auth_failed(self, source: str, account: Subject | None, now: float) -> list[Ban]:
         """Count a failed authentication from ``source`` claiming ``account``; the bans it
@@ -118,12 +136,12 @@ class SecurityService:
             log.exception("counting a failed authentication from %s failed", source)
         return made
 
-    async def auth_succeeded(self, account: Subject) -> None:
-        """The account proved its password: its earlier failures no longer count."""
+    async def auth_succeeded(self, *accounts: Subject) -> None:
+        """The accounts proved their passwords: their earlier failures no longer count."""
         try:
-            await self.store.clear_failures(account)
-        except Exception:
-            log.exception("clearing the failures of %s failed", account)
+            await self.store.clear_failures(*accounts)
+        except Exception as error:
+            log.warning("could not forget the failures of %d accounts: %r", len(accounts), error)
 
     async def ban(
         self,

@@ -22,8 +22,8 @@ class CounterStore(Protocol):
         """Add one failed authentication for ``subject``; the count in its current window."""
         ...
 
-    async def clear_failures(self, subject: Subject) -> None:
-        """Forget ``subject``'s failures (it proved itself)."""
+    async def clear_failures(self, *subjects: Subject) -> None:
+        """Forget the failures of ``subjects`` (they proved themselves)."""
         ...
 
     async def count_offence(self, subject: Subject, *, memory: float, now: float) -> int:
@@ -66,8 +66,9 @@ class MemoryCounterStore:
     async def count_failure(self, subject: Subject, *, window: float, now: float) -> int:
         return self._count(f"fail:{subject.key}", now, expires=now + window, extend=False)
 
-    async def clear_failures(self, subject: Subject) -> None:
-        self._counters.pop(f"fail:{subject.key}", None)
+    async def clear_failures(self, *subjects: Subject) -> None:
+        for subject in subjects:
+            self._counters.pop(f"fail:{subject.key}", None)
 
     async def count_offence(self, subject: Subject, *, memory: float, now: float) -> int:
         return self._count(f"offence:{subject.key}", now, expires=now + memory, extend=True)

@@ -4,10 +4,13 @@ and across a fork too, although they are cut from a buffered block of random byt
 from __future__ import annotations
 
 import os
+import random
 import re
 import threading
 
+from sipcore.auth.nonce import NonceSigner
 from sipcore.message import new_branch, new_call_id, new_tag
+from sipcore.message.ids import random_bytes
 
 
 def test_identifiers_have_their_rfc_3261_shape():
@@ -46,3 +49,23 @@ def test_a_forked_child_does_not_repeat_its_parents_identifiers():
     parent = {new_tag() for _ in range(10)}
     assert len(child) == 10
     assert not child & parent
+
+
+def test_nonce_salts_come_from_the_buffered_block(monkeypatch):
+    """Minting a digest nonce makes no system call of its own: each ``os.urandom`` gives up
+    the GIL, and under load the loop then waited for the database threads to hand it back."""
+    signer = NonceSigner(b"0123456789abcdef0123456789abcdef")
+    signer.mint("realm.test", now=1.0)
+    reads: list[int] = []
+    real_urandom = os.urandom
+
+    def counted(size: int) -> bytes:
+        reads.append(size)
+        return real_urandom(size)
+
+    monkeypatch.setattr(os, "urandom", counted)
+    monkeypatch.setattr(random, "_urandom", counted)  # what ``secrets`` reads through
+    nonces = {signer.mint("realm.test", now=1.0) for _ in range(200)}
+    assert len(nonces) == 200
+    assert len(reads) <= 1
+    assert len(random_bytes(16)) == 16

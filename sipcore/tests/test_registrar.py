@@ -213,6 +213,31 @@ async def test_query_without_contact_lists_bindings_with_time_left(world):
     assert response.headers.get_all("Contact") == ["<sip:alice@127.0.0.1:5099>;expires=200"]
 
 
+async def test_a_refresh_reads_the_bindings_once_and_lists_what_the_write_left(world, monkeypatch):
+    """The 200 lists the bindings the write returned: a second read would cost every
+    registration another version check in Redis."""
+    phone = Registering()
+    await phone.send(world.registrar, expires=300)
+    other = Registering()
+    await other.send(world.registrar, contacts=("<sip:alice@127.0.0.1:5098>",), expires=600)
+    reads = []
+    read = world.directory.bindings
+
+    async def counted(account_id, now):
+        reads.append(account_id)
+        return await read(account_id, now)
+
+    monkeypatch.setattr(world.directory, "bindings", counted)
+    world.clock.now += 100
+    response = await phone.send(world.registrar, expires=300)
+
+    assert reads == [world.alice.id]
+    assert response.headers.get_all("Contact") == [
+        "<sip:alice@127.0.0.1:5098>;expires=500",
+        "<sip:alice@127.0.0.1:5099>;expires=300",
+    ]
+
+
 async def test_no_gruu_is_offered(world):
     contact = '<sip:alice@127.0.0.1:5099>;+sip.instance="<urn:uuid:1>";reg-id=1'
     response = await Registering().send(world.registrar, contacts=(contact,))

@@ -20,8 +20,8 @@ from sipcore.memory_directory import MemoryDirectory, account, customer
 from sipcore.message import Request, Response, new_branch, new_call_id, new_tag, parse_message
 from sipcore.security import GateConfig
 from sipcore.security.redis_store import RedisNonceCounterStore
+from sipcore.testing.redis import flushed_redis, redis_url_for
 from sipcore.tests.phones import FAST_TIMERS, hashes
-from sipcore.tests.test_security_redis import redis_url
 from sipcore.worker import SipWorker, WorkerConfig
 
 pytestmark = pytest.mark.real
@@ -33,14 +33,8 @@ PREFIX = "test:nonce:workers"
 
 @pytest.fixture
 def url():
-    client = redis.Redis.from_url(redis_url(), socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis at {redis_url()} is unreachable: {error}")
-    yield redis_url()
-    client.flushdb()
-    client.close()
+    with flushed_redis(redis_url_for(13)) as url:
+        yield url
 
 
 class Registrant:

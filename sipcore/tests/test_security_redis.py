@@ -5,11 +5,8 @@ seeing each other's failures and bans; the nonce store refuses replays across wo
 from __future__ import annotations
 
 import asyncio
-import os
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import redis
 
 from sipcore.auth import Accepted, DigestClient, DigestServer, Rejected, RejectReason, ha1
 from sipcore.events import MemoryEventSink
@@ -24,6 +21,7 @@ from sipcore.security import (
     Subject,
 )
 from sipcore.security.redis_store import RedisCounterStore, RedisNonceCounterStore
+from sipcore.testing.redis import flushed_redis, redis_url_for
 from sipcore.tests.test_security_store import (
     check_bans_round_trip_and_lift,
     check_fixed_window_counting,
@@ -36,22 +34,14 @@ PREFIX = "test:security"
 
 
 def redis_url() -> str:
-    """``TEST_REDIS_URL`` (scripts/test-env.sh) or the local Redis, always on database 13."""
-    base = urlsplit(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
-    return urlunsplit(base._replace(path="/13"))
+    """The test Redis, always on database 13."""
+    return redis_url_for(13)
 
 
 @pytest.fixture
 def url():
-    client = redis.Redis.from_url(redis_url(), socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except redis.RedisError as error:
-        client.close()
-        pytest.skip(f"Redis at {redis_url()} is unreachable: {error}")
-    yield redis_url()
-    client.flushdb()
-    client.close()
+    with flushed_redis(redis_url()) as url:
+        yield url
 
 
 @pytest.fixture
@@ -182,7 +172,7 @@ async def test_the_nonce_store_refuses_a_replay_seen_by_another_worker(url):
         assert await second.check_and_record("nonce-a", 1) is False
         assert await second.check_and_record("nonce-a", 2) is True
         assert await first.check_and_record("nonce-b", 1) is True
-        assert 0 < await first.client.pttl(f"{PREFIX}:nonce-a") <= 305_000
+        assert 0 < await first.client.execute("PTTL", f"{PREFIX}:nonce-a") <= 305_000
     finally:
         for store in stores:
             await store.close()

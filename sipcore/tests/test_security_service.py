@@ -127,6 +127,32 @@ async def test_a_success_clears_the_accounts_failures():
     assert await h.service.auth_failed("192.0.2.9", ALICE, 5.0) == []
 
 
+async def test_proofs_arriving_together_forget_their_failures_in_one_store_call():
+    """A registration storm proves hundreds of passwords a second: the accounts that proved
+    while the store was busy are forgotten with one round trip, not one each."""
+    h = Harness(max_source_failures=100)
+    cleared = []
+    clear = h.store.clear_failures
+
+    async def counted(*subjects):
+        cleared.append(set(subjects))
+        await clear(*subjects)
+
+    h.store.clear_failures = counted
+    for i in range(4):
+        await h.service.auth_failed(f"192.0.2.{i}", ALICE, float(i))
+    for user in ("alice", "bob", "carol"):
+        h.service.credentials_proved(user, "example.com")
+
+    assert len(h.spawned) == 1
+    await h.run_spawned()
+    assert cleared == [{Subject.account(user, "example.com") for user in ("alice", "bob", "carol")}]
+    assert await h.service.auth_failed("192.0.2.9", ALICE, 5.0) == []
+    h.service.credentials_proved("alice", "example.com")
+    assert len(h.spawned) == 1  # the next proof starts the next batch
+    await h.run_spawned()
+
+
 async def test_a_scanner_is_dropped_announced_and_banned():
     h = Harness()
     assert h.service.screen(scanner_request(), ATTACKER, 10.0) is False

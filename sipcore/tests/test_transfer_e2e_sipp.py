@@ -57,6 +57,7 @@ async def sipp_bob(world: World, tmp_path: Path, scenario: str) -> asyncio.subpr
             expires_at=time.time() + 600,
         ),
         max_bindings=5,
+        now=time.time(),
     )
     process = await asyncio.create_subprocess_exec(
         "sipp",

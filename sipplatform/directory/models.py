@@ -11,7 +11,7 @@ from django.db import models
 from django.utils import timezone
 
 from sipcore.auth import ha1
-from sipcore.directory import TransferPolicy
+from sipcore.directory import PLATFORM_TRANSFER_DEFAULT, TransferPolicy
 from sipplatform.customers.models import (
     Customer,
     TransferDefault,
@@ -215,16 +215,7 @@ class SIPAccount(models.Model):
 
     def effective_transfer_policy(self) -> TransferPolicy:
         """The policy when no dial-string ``tr`` applies: account, then customer, then ``n``."""
-        if self.transfer_default != TransferDefault.INHERIT:
-            value, source = self.transfer_default, TransferPolicySource.ACCOUNT
-        elif self.customer.transfer_default != TransferDefault.INHERIT:
-            value, source = self.customer.transfer_default, TransferPolicySource.CUSTOMER
-        else:
-            value, source = (
-                self.customer.effective_transfer_default(),
-                TransferPolicySource.PLATFORM,
-            )
-        return TransferPolicy(value=str(value), source=str(source))
+        return transfer_policy_of(self.transfer_default, self.customer.transfer_default)
 
     def _identity(self) -> tuple[str, int | None]:
         return (self.username, self.domain_id)
@@ -232,6 +223,18 @@ class SIPAccount(models.Model):
     def _credentials_match_identity(self) -> bool:
         identity = getattr(self, "_credentials_identity", None)
         return identity is None or identity == self._identity()
+
+
+def transfer_policy_of(account_default: str, customer_default: str) -> TransferPolicy:
+    """The policy of an account whose own default is ``account_default`` and whose customer's
+    is ``customer_default``: the first that does not inherit, else the platform's."""
+    if account_default != TransferDefault.INHERIT:
+        value, source = account_default, TransferPolicySource.ACCOUNT
+    elif customer_default != TransferDefault.INHERIT:
+        value, source = customer_default, TransferPolicySource.CUSTOMER
+    else:
+        value, source = PLATFORM_TRANSFER_DEFAULT, TransferPolicySource.PLATFORM
+    return TransferPolicy(value=str(value), source=str(source))
 
 
 class Binding(models.Model):

@@ -1,10 +1,9 @@
 """``DjangoDirectory``: the SIP worker's view of accounts, providers and dialplans, over the ORM.
 
 The ORM is synchronous, so every query runs on a small pool of threads of the directory's own
-(``sync_to_async(thread_sensitive=False)`` on a dedicated executor) and the event loop never
-waits on the database. Each pool thread keeps one connection; a connection the server dropped
-is reopened once, and ``close()`` closes all of them (a PostgreSQL test database cannot be
-dropped while they are open).
+(``run_in_executor`` on a dedicated executor) and the event loop never waits on the database.
+Each pool thread keeps one connection; a connection the server dropped is reopened once, and
+``close()`` closes all of them (a PostgreSQL test database cannot be dropped while they are open).
 
 Configuration lookups (domains, accounts, dialplans, providers, destination policy) are kept
 for ``cache_seconds`` so a burst of calls does not repeat the same queries; every committed
@@ -20,19 +19,18 @@ are cached only when Redis is given (``bindings_redis_url``; production): see
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import ParamSpec, TypeVar
 
 import redis
-from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.db import (
     IntegrityError,
@@ -42,8 +40,7 @@ from django.db import (
     connections,
     transaction,
 )
-from django.db.models import Q, Subquery
-from django.utils import timezone
+from django.db.models import Q
 
 from sipcore.directory import (
     AccountRecord,
@@ -56,13 +53,23 @@ from sipcore.directory import (
 )
 from sipcore.message import URI, ParseError
 from sipcore.policy import DestinationRules
-from sipcore.redis_client import pooled_client
+from sipcore.redis_pipeline import PipelinedRedis
 from sipplatform.customers.models import Customer
 from sipplatform.dialplans.models import DestinationPolicy, Dialplan
-from sipplatform.directory.models import Binding, SIPAccount, SIPDomain
+from sipplatform.directory.models import Binding, SIPAccount, SIPDomain, transfer_policy_of
 from sipplatform.providers.models import Provider
 from sipplatform.providers.secrets import ProviderSecretError
 from sipplatform.providers.services import update_registration
+from sipplatform.sipworker.binding_writes import (
+    BINDING_COLUMNS,
+    BatchedWrites,
+    BindingWrite,
+    RemoveAllBindings,
+    RemoveBinding,
+    SaveBinding,
+    to_datetime,
+    write_bindings,
+)
 from sipplatform.sipworker.changes import CHANGES_GROUP, register_cache
 
 logger = logging.getLogger(__name__)
@@ -80,15 +87,10 @@ BINDINGS_CACHE_SECONDS = 5.0
 """How long cached bindings are trusted without a version check succeeding against them: the
 bound on how stale a binding changed outside this module (the admin) can be."""
 BINDINGS_VERSION_KEY = "sip:bindings:version:{}"
-REDIS_CONNECTIONS = 16
 BINDINGS_VERSION_TTL = 86_400
 """A version key lives a day past the last change; a missing key reads as a new version."""
 CHANGES_RESUBSCRIBE_SECONDS = 3600.0
 """The channel layer drops group members after a day; re-joining hourly keeps us in."""
-
-
-def to_datetime(unix_time: float) -> datetime:
-    return datetime.fromtimestamp(unix_time, UTC)
 
 
 def customer_record(customer: Customer) -> CustomerRecord:
@@ -180,8 +182,91 @@ def uri_address(text: str) -> tuple[str, int] | None:
 
 
 def find_account(username: str, domain: str) -> AccountRecord | None:
+    """The account ``username@domain`` (the domain by name or alias), as a record.
+
+    On PostgreSQL in one plain SQL statement: every digest check of a phone that has not
+    registered in the last few seconds asks, and the ORM spent 2 ms of CPU composing the
+    joins and building the instances (the worker's largest cost per registration).
+    """
+    if _postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute(_SELECT_ACCOUNT, {"username": username, "host": domain})
+            row = cursor.fetchone()
+        return None if row is None else _account_from_row(row)
     account = SIPAccount.objects.lookup(username, domain)
     return None if account is None else account_record(account)
+
+
+_SELECT_ACCOUNT = f"""
+    SELECT a.id, a.username, d.name, a.ha1_md5, a.ha1_sha256, a.disabled, a.incoming_only,
+        a.ip_allow_list, a.max_concurrent_calls, incoming.name, outgoing.name,
+        a.transfer_default, a.refer_accept_with_200, a.semi_attended_fallback_blind,
+        c.id, c.name, c.suspended, c.max_concurrent_executions, c.max_calls_per_minute,
+        c.allow_cross_account_attended_transfer, c.transfer_default
+    FROM {SIPAccount._meta.db_table} a
+    JOIN {SIPDomain._meta.db_table} d ON d.id = a.domain_id
+    JOIN {Customer._meta.db_table} c ON c.id = a.customer_id
+    LEFT JOIN {Dialplan._meta.db_table} incoming ON incoming.id = a.incoming_dialplan_id
+    LEFT JOIN {Dialplan._meta.db_table} outgoing ON outgoing.id = a.outgoing_dialplan_id
+    WHERE a.username = %(username)s AND a.domain_id = (
+        SELECT id FROM {SIPDomain._meta.db_table}
+        WHERE name = %(host)s OR aliases ? %(host)s
+        ORDER BY name <> %(host)s, name
+        LIMIT 1
+    )
+"""
+"""``SIPAccountQuerySet.lookup`` in one statement: the domain named ``host`` first, else the
+first by name listing it among its aliases."""
+
+
+def _account_from_row(row: tuple) -> AccountRecord:
+    (
+        account_id,
+        username,
+        domain,
+        ha1_md5,
+        ha1_sha256,
+        disabled,
+        incoming_only,
+        ip_allow_list,
+        max_concurrent_calls,
+        incoming_dialplan,
+        outgoing_dialplan,
+        transfer_default,
+        refer_accept_with_200,
+        semi_attended_fallback_blind,
+        customer_id,
+        customer_name,
+        suspended,
+        max_concurrent_executions,
+        max_calls_per_minute,
+        allow_cross_account_attended_transfer,
+        customer_transfer_default,
+    ) = row
+    return AccountRecord(
+        id=account_id,
+        customer=CustomerRecord(
+            id=customer_id,
+            name=customer_name,
+            suspended=suspended,
+            max_concurrent_executions=max_concurrent_executions,
+            max_calls_per_minute=max_calls_per_minute,
+            allow_cross_account_attended_transfer=allow_cross_account_attended_transfer,
+        ),
+        username=username,
+        domain=domain,
+        ha1={"MD5": ha1_md5, "SHA-256": ha1_sha256},
+        disabled=disabled,
+        incoming_only=incoming_only,
+        # Django has psycopg hand JSON columns over as text, for JSONField to decode.
+        ip_allow_list=tuple(json.loads(ip_allow_list)),
+        max_concurrent_calls=max_concurrent_calls,
+        incoming_dialplan=incoming_dialplan,
+        outgoing_dialplan=outgoing_dialplan,
+        transfer_policy=transfer_policy_of(transfer_default, customer_transfer_default),
+        refer_accept_with_200=refer_accept_with_200,
+        semi_attended_fallback_blind=semi_attended_fallback_blind,
+    )
 
 
 def served_domain(host: str) -> str | None:
@@ -230,49 +315,9 @@ def destination_rules(customer_id: int) -> DestinationRules:
     return DestinationPolicy.objects.rules_for(customer_id)
 
 
-BINDING_COLUMNS = (
-    "account_id",
-    "contact_uri",
-    "transport",
-    "received_host",
-    "received_port",
-    "expires_at",
-    "user_agent",
-    "instance_id",
-    "call_id",
-    "cseq",
-    "worker_id",
-)
-
-
-def bindings(account_id: int, now: float) -> list[BindingRecord]:
-    """Read as plain rows: every call and every REGISTER asks, so no model instances."""
-    rows = (
-        Binding.objects.filter(account_id=account_id, expires_at__gt=to_datetime(now))
-        .order_by("-expires_at", "-pk")
-        .values(*BINDING_COLUMNS)
-    )
-    return [BindingRecord(**(row | {"expires_at": row["expires_at"].timestamp()})) for row in rows]
-
-
-_BINDING_TABLE = Binding._meta.db_table
 _SELECT_ALL_BINDINGS = (
-    f"SELECT {', '.join(BINDING_COLUMNS)} FROM {_BINDING_TABLE} "
-    "WHERE account_id = %s ORDER BY expires_at DESC, id DESC"
-)
-_UPSERT_BINDING = (
-    f"INSERT INTO {_BINDING_TABLE} ({', '.join(BINDING_COLUMNS)}, updated_at) "
-    f"VALUES ({', '.join(['%s'] * (len(BINDING_COLUMNS) + 1))}) "
-    "ON CONFLICT (account_id, contact_uri) DO UPDATE SET "
-    + ", ".join(
-        f"{column} = EXCLUDED.{column}"
-        for column in (*BINDING_COLUMNS, "updated_at")
-        if column not in ("account_id", "contact_uri")
-    )
-)
-_EVICT_BINDINGS = (
-    f"DELETE FROM {_BINDING_TABLE} WHERE id IN (SELECT id FROM {_BINDING_TABLE} "
-    "WHERE account_id = %s ORDER BY updated_at DESC, id DESC OFFSET %s)"
+    f"SELECT {', '.join(BINDING_COLUMNS)} FROM {Binding._meta.db_table} "
+    "WHERE account_id = ANY(%s) ORDER BY account_id, expires_at DESC, id DESC"
 )
 
 
@@ -286,101 +331,39 @@ def _postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-def all_bindings(account_id: int) -> tuple[BindingRecord, ...]:
-    """Every binding row of the account, expired or not (the cache filters on each read), in
-    the order of ``bindings``.
+def all_bindings(account_ids: Sequence[int]) -> dict[int, tuple[BindingRecord, ...]]:
+    """Every binding row of each account, expired or not (the cache filters on each read),
+    in the order of ``bindings``; an account without any maps to ``()``.
 
     On PostgreSQL in plain SQL: the ORM spends more CPU composing this query than the
     database spends answering it.
     """
+    found: dict[int, list[BindingRecord]] = {account_id: [] for account_id in account_ids}
     if _postgresql():
         with connection.cursor() as cursor:
-            cursor.execute(_SELECT_ALL_BINDINGS, [account_id])
-            rows = cursor.fetchall()
-        return tuple(_binding_from_row(row) for row in rows)
-    rows = (
-        Binding.objects.filter(account_id=account_id)
-        .order_by("-expires_at", "-pk")
-        .values(*BINDING_COLUMNS)
-    )
-    return tuple(
-        BindingRecord(**(row | {"expires_at": row["expires_at"].timestamp()})) for row in rows
-    )
+            cursor.execute(_SELECT_ALL_BINDINGS, [list(account_ids)])
+            records = [_binding_from_row(row) for row in cursor.fetchall()]
+    else:
+        rows = (
+            Binding.objects.filter(account_id__in=account_ids)
+            .order_by("account_id", "-expires_at", "-pk")
+            .values(*BINDING_COLUMNS)
+        )
+        records = [
+            BindingRecord(**(row | {"expires_at": row["expires_at"].timestamp()})) for row in rows
+        ]
+    for record in records:
+        found[record.account_id].append(record)
+    return {account_id: tuple(records) for account_id, records in found.items()}
+
+
+def _bindings_of(account_id: int) -> tuple[BindingRecord, ...]:
+    return all_bindings([account_id])[account_id]
 
 
 def save_binding(binding: BindingRecord, max_bindings: int) -> None:
-    """Upsert on (account, contact) in one statement, then evict the oldest past the limit in
-    another.
-
-    ``INSERT ... ON CONFLICT DO UPDATE`` rather than ``update_or_create``: two workers
-    refreshing the same contact at once must not collide on the unique constraint.
-    """
-    row = Binding(
-        account_id=binding.account_id,
-        contact_uri=binding.contact_uri,
-        received_host=binding.received_host,
-        received_port=binding.received_port,
-        transport=binding.transport,
-        expires_at=to_datetime(binding.expires_at),
-        user_agent=binding.user_agent[:255],
-        instance_id=binding.instance_id[:255],
-        call_id=binding.call_id[:255],
-        cseq=binding.cseq,
-        worker_id=binding.worker_id[:64],
-    )
-    refreshed = [
-        "received_host",
-        "received_port",
-        "transport",
-        "expires_at",
-        "user_agent",
-        "instance_id",
-        "call_id",
-        "cseq",
-        "worker_id",
-        "updated_at",
-    ]
-    if _postgresql():
-        _save_binding_sql(row, max_bindings)
-        return
-    with transaction.atomic():
-        Binding.objects.bulk_create(
-            [row],
-            update_conflicts=True,
-            unique_fields=["account", "contact_uri"],
-            update_fields=refreshed,
-        )
-        newest_first = Binding.objects.filter(account_id=binding.account_id).order_by(
-            "-updated_at", "-pk"
-        )
-        evicted = newest_first.values("pk")[max(max_bindings, 1) :]
-        Binding.objects.filter(pk__in=Subquery(evicted)).delete()
-
-
-def _save_binding_sql(row: Binding, max_bindings: int) -> None:
-    """``save_binding`` on PostgreSQL: the same two statements in plain SQL, committed
-    without waiting for the WAL flush.
-
-    Bindings are soft state (every phone registers again within minutes), so the commit is
-    asynchronous (``synchronous_commit = off``): it is visible to every worker at once and
-    survives any worker restart; only a crash of the database server itself could lose the
-    last fraction of a second of registrations. Waiting for the flush cost 10 to 20 ms per
-    REGISTER on this machine and capped a worker at a few hundred registrations a second.
-    """
-    row.updated_at = timezone.now()
-    values = [getattr(row, column) for column in BINDING_COLUMNS] + [row.updated_at]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        cursor.execute(_UPSERT_BINDING, values)
-        cursor.execute(_EVICT_BINDINGS, [row.account_id, max(max_bindings, 1)])
-
-
-def remove_binding(account_id: int, contact_uri: str) -> None:
-    Binding.objects.filter(account_id=account_id, contact_uri=contact_uri).delete()
-
-
-def remove_all_bindings(account_id: int) -> None:
-    Binding.objects.filter(account_id=account_id).delete()
+    """One ``SaveBinding`` committed alone (set-up and tools; the worker batches)."""
+    write_bindings([SaveBinding(binding, max_bindings, at=time.time())])
 
 
 def expire_bindings(now: float) -> list[BindingRecord]:
@@ -511,7 +494,7 @@ class BindingsCache:
     ) -> None:
         self.seconds = seconds
         self.max_entries = max_entries
-        self._redis = pooled_client(url, timeout=timeout, max_connections=REDIS_CONNECTIONS)
+        self._redis = PipelinedRedis(url, timeout=timeout)
         self._sync_redis = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout
         )
@@ -522,13 +505,14 @@ class BindingsCache:
         """The account's current token; None when Redis does not answer (read the database)."""
         key = BINDINGS_VERSION_KEY.format(account_id)
         try:
-            token = await self._redis.get(key)
+            token = await self._redis.execute("GET", key)
             if token is None:
                 fresh = new_token()
-                if await self._redis.set(key, fresh, nx=True, ex=BINDINGS_VERSION_TTL):
+                created = "SET", key, fresh, "NX", "EX", BINDINGS_VERSION_TTL
+                if await self._redis.execute(*created):
                     token = fresh
                 else:
-                    token = await self._redis.get(key)
+                    token = await self._redis.execute("GET", key)
         except (redis.RedisError, OSError) as exc:
             self._failed(exc)
             return None
@@ -579,7 +563,7 @@ class BindingsCache:
             )
 
     async def close(self) -> None:
-        await self._redis.aclose(close_connection_pool=True)
+        await self._redis.aclose()
         self._sync_redis.close()
 
 
@@ -609,9 +593,21 @@ class DjangoDirectory:
         self._watcher: asyncio.Task[None] | None = None
         self._bindings = BindingsCache(bindings_redis_url) if bindings_redis_url else None
         self._running: dict[Hashable, asyncio.Future[object]] = {}
+        self._writes = BatchedWrites(self._off_loop(self._commit_writes))
 
     def _off_loop(self, query: Callable[P, R]) -> Callable[P, Awaitable[R]]:
-        return sync_to_async(reconnecting(query), thread_sensitive=False, executor=self._executor)
+        """``query`` as a coroutine function run on the directory's threads.
+
+        Straight through ``run_in_executor``: asgiref's ``sync_to_async`` cost several times
+        more per call (context copies, thread bookkeeping), and every REGISTER makes calls.
+        """
+        run = reconnecting(query)
+
+        async def off_loop(*args: P.args, **kwargs: P.kwargs) -> R:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, partial(run, *args, **kwargs))
+
+        return off_loop
 
     async def _lookup(self, query: Callable[..., R], *args: Hashable) -> R:
         cache = self._cache
@@ -661,26 +657,34 @@ class DjangoDirectory:
 
     async def bindings(self, account_id: int, now: float) -> list[BindingRecord]:
         cache = self._bindings
-        if cache is None:
-            return await self._off_loop(bindings)(account_id, now)
-        version = await cache.version(account_id)
-        if version is None:
-            return await self._off_loop(bindings)(account_id, now)
+        version = None if cache is None else await cache.version(account_id)
+        if cache is None or version is None:
+            records = await self._off_loop(_bindings_of)(account_id)
+            return [record for record in records if record.expires_at > now]
         found = cache.get(account_id, version, now)
         if found is not None:
             return found
-        records = await self._shared(("bindings", account_id, version), all_bindings, account_id)
+        records = await self._shared(("bindings", account_id, version), _bindings_of, account_id)
         cache.put(account_id, version, records)
         return [record for record in records if record.expires_at > now]
 
-    async def save_binding(self, binding: BindingRecord, *, max_bindings: int) -> None:
-        await self._off_loop(self._written)(binding.account_id, save_binding, binding, max_bindings)
+    async def save_binding(
+        self, binding: BindingRecord, *, max_bindings: int, now: float
+    ) -> list[BindingRecord]:
+        write = SaveBinding(binding, max_bindings, at=time.time())
+        return await self._written(write, now)
 
-    async def remove_binding(self, account_id: int, contact_uri: str) -> None:
-        await self._off_loop(self._written)(account_id, remove_binding, account_id, contact_uri)
+    async def remove_binding(
+        self, account_id: int, contact_uri: str, *, now: float
+    ) -> list[BindingRecord]:
+        return await self._written(RemoveBinding(account_id, contact_uri), now)
 
-    async def remove_all_bindings(self, account_id: int) -> None:
-        await self._off_loop(self._written)(account_id, remove_all_bindings, account_id)
+    async def remove_all_bindings(self, account_id: int, *, now: float) -> list[BindingRecord]:
+        return await self._written(RemoveAllBindings(account_id), now)
+
+    async def _written(self, write: BindingWrite, now: float) -> list[BindingRecord]:
+        rows = await self._writes.write(write)
+        return [record for record in rows[write.account_id] if record.expires_at > now]
 
     async def expire_bindings(self, now: float) -> list[BindingRecord]:
         expired = await self._off_loop(expire_bindings)(now)
@@ -689,18 +693,22 @@ class DjangoDirectory:
             await self._off_loop(self._bindings.changed)(accounts)
         return expired
 
-    def _written(self, account_id: int, write: Callable[..., None], *args: object) -> None:
-        """On a database thread: ``write`` (it commits), then a new version for the account,
-        and the account's rows read afresh under it: the registrar's 200 lists them next.
+    def _commit_writes(self, writes: list[BindingWrite]) -> dict[int, tuple[BindingRecord, ...]]:
+        """On a database thread: ``writes`` (one transaction), then a new version for each
+        account written, then those accounts' rows read afresh, returned and kept under it:
+        the registrar's 200 lists them.
 
         Read after the version is set, the rows are at least as new as it says.
         """
-        write(*args)
+        write_bindings(writes)
+        accounts = sorted({write.account_id for write in writes})
         if self._bindings is None:
-            return
-        token = self._bindings.changed([account_id]).get(account_id)
-        if token is not None:
-            self._bindings.put(account_id, token, all_bindings(account_id))
+            return all_bindings(accounts)
+        tokens = self._bindings.changed(accounts)
+        rows = all_bindings(accounts)
+        for account_id, token in tokens.items():
+            self._bindings.put(account_id, token, rows[account_id])
+        return rows
 
     async def providers_to_register(self) -> list[ProviderRecord]:
         return await self._off_loop(providers_to_register)()
@@ -763,8 +771,11 @@ class DjangoDirectory:
             barrier.wait()
             connections.close_all()
 
-        closing = sync_to_async(
-            close_this_threads_connections, thread_sensitive=False, executor=self._executor
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(
+                loop.run_in_executor(self._executor, close_this_threads_connections)
+                for _ in range(self._threads)
+            )
         )
-        await asyncio.gather(*(closing() for _ in range(self._threads)))
         self._executor.shutdown(wait=True)

@@ -63,6 +63,7 @@ async def test_the_sipp_call_scenarios_complete_calls_through_the_worker(tmp_pat
                     expires_at=time.time() + 600,
                 ),
                 max_bindings=1,
+                now=time.time(),
             )
             port = world.addresses["udp"].port
             # SIPp waits for the worker, which runs on this test's loop: wait off the loop.

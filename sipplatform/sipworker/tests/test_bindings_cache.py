@@ -73,9 +73,9 @@ def counting_reads(monkeypatch) -> list[int]:
     reads: list[int] = []
     real = directory_module.all_bindings
 
-    def counted(account_id: int):
-        reads.append(account_id)
-        return real(account_id)
+    def counted(account_ids: list[int]):
+        reads.extend(account_ids)
+        return real(account_ids)
 
     monkeypatch.setattr(directory_module, "all_bindings", counted)
     return reads
@@ -83,7 +83,7 @@ def counting_reads(monkeypatch) -> list[int]:
 
 async def test_an_unchanged_account_is_read_from_the_database_once(workers, alice, monkeypatch):
     one, _ = workers
-    await one.save_binding(binding(alice.pk, "sip:a@192.0.2.10"), max_bindings=5)
+    await one.save_binding(binding(alice.pk, "sip:a@192.0.2.10"), max_bindings=5, now=NOW)
     reads = counting_reads(monkeypatch)
 
     for _ in range(5):
@@ -96,26 +96,34 @@ async def test_a_registration_on_one_worker_is_seen_by_the_other_at_once(workers
     one, two = workers
     assert await two.bindings(alice.pk, NOW) == []  # cached as empty
 
-    await one.save_binding(binding(alice.pk, "sip:a@192.0.2.10"), max_bindings=5)
+    await one.save_binding(binding(alice.pk, "sip:a@192.0.2.10"), max_bindings=5, now=NOW)
     assert contacts(await two.bindings(alice.pk, NOW)) == ["sip:a@192.0.2.10"]
 
-    await one.save_binding(binding(alice.pk, "sip:b@192.0.2.11", NOW + 900), max_bindings=5)
+    await one.save_binding(
+        binding(alice.pk, "sip:b@192.0.2.11", NOW + 900), max_bindings=5, now=NOW
+    )
     assert contacts(await two.bindings(alice.pk, NOW)) == ["sip:b@192.0.2.11", "sip:a@192.0.2.10"]
 
-    await two.remove_binding(alice.pk, "sip:b@192.0.2.11")
+    await two.remove_binding(alice.pk, "sip:b@192.0.2.11", now=NOW)
     assert contacts(await one.bindings(alice.pk, NOW)) == ["sip:a@192.0.2.10"]
 
-    await one.remove_all_bindings(alice.pk)
+    await one.remove_all_bindings(alice.pk, now=NOW)
     assert await two.bindings(alice.pk, NOW) == []
 
 
 async def test_eviction_and_expiry_on_one_worker_reach_the_other(workers, alice):
     one, two = workers
-    await one.save_binding(binding(alice.pk, "sip:old@192.0.2.10", NOW + 10), max_bindings=2)
-    await one.save_binding(binding(alice.pk, "sip:mid@192.0.2.10", NOW + 20), max_bindings=2)
+    await one.save_binding(
+        binding(alice.pk, "sip:old@192.0.2.10", NOW + 10), max_bindings=2, now=NOW
+    )
+    await one.save_binding(
+        binding(alice.pk, "sip:mid@192.0.2.10", NOW + 20), max_bindings=2, now=NOW
+    )
     assert len(await two.bindings(alice.pk, NOW)) == 2
 
-    await one.save_binding(binding(alice.pk, "sip:new@192.0.2.10", NOW + 30), max_bindings=2)
+    await one.save_binding(
+        binding(alice.pk, "sip:new@192.0.2.10", NOW + 30), max_bindings=2, now=NOW
+    )
     assert contacts(await two.bindings(alice.pk, NOW)) == [
         "sip:new@192.0.2.10",
         "sip:mid@192.0.2.10",
@@ -134,7 +142,7 @@ async def test_bindings_survive_a_worker_restart_and_redis_losing_its_data(
     _, two = workers
     first = DjangoDirectory(threads=1, clock=lambda: NOW, bindings_redis_url=redis_url)
     try:
-        await first.save_binding(binding(alice.pk, "sip:a@192.0.2.10"), max_bindings=5)
+        await first.save_binding(binding(alice.pk, "sip:a@192.0.2.10"), max_bindings=5, now=NOW)
         assert contacts(await two.bindings(alice.pk, NOW)) == ["sip:a@192.0.2.10"]
     finally:
         await first.close()
@@ -146,7 +154,7 @@ async def test_bindings_survive_a_worker_restart_and_redis_losing_its_data(
         assert contacts(await restarted.bindings(alice.pk, NOW)) == ["sip:a@192.0.2.10"]
         # Worker two kept rows under the lost version: a change made now still reaches it.
         client.delete(BINDINGS_VERSION_KEY.format(alice.pk))
-        await restarted.remove_all_bindings(alice.pk)
+        await restarted.remove_all_bindings(alice.pk, now=NOW)
         assert await two.bindings(alice.pk, NOW) == []
     finally:
         client.close()
@@ -157,7 +165,7 @@ async def test_a_lost_version_key_makes_every_worker_read_again(
     redis_url, workers, alice, monkeypatch
 ):
     one, two = workers
-    await one.save_binding(binding(alice.pk, "sip:a@192.0.2.10"), max_bindings=5)
+    await one.save_binding(binding(alice.pk, "sip:a@192.0.2.10"), max_bindings=5, now=NOW)
     await two.bindings(alice.pk, NOW)
     reads = counting_reads(monkeypatch)
 
@@ -176,9 +184,9 @@ async def test_without_redis_bindings_come_from_the_database(alice):
     one = DjangoDirectory(threads=1, bindings_redis_url="redis://127.0.0.1:1/0")
     two = DjangoDirectory(threads=1, bindings_redis_url="redis://127.0.0.1:1/0")
     try:
-        await one.save_binding(binding(alice.pk, "sip:a@192.0.2.10"), max_bindings=5)
+        await one.save_binding(binding(alice.pk, "sip:a@192.0.2.10"), max_bindings=5, now=NOW)
         assert contacts(await two.bindings(alice.pk, NOW)) == ["sip:a@192.0.2.10"]
-        await one.remove_all_bindings(alice.pk)
+        await one.remove_all_bindings(alice.pk, now=NOW)
         assert await two.bindings(alice.pk, NOW) == []
     finally:
         await one.close()

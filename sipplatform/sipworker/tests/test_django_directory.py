@@ -141,6 +141,41 @@ async def test_find_account_resolves_domain_aliases_and_refuses_unknowns(directo
     assert await directory.find_account("alice", "elsewhere.test") is None
 
 
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="the plain SQL lookup runs on PostgreSQL only",
+)
+def test_the_sql_account_lookup_agrees_with_the_orm(alice, acme, domain):
+    """``find_account``'s one statement on PostgreSQL gives the record the ORM lookup gives:
+    inherited transfer policies, dialplans, an exact domain name before another's alias."""
+    incoming = Dialplan.objects.create(customer=acme, name="in", script="x = 1\n")
+    inheriting, _ = create_sip_account(
+        acme, "bob", password="Sesame-Open-42", domain=domain, incoming_dialplan=incoming
+    )
+    other = SIPDomain.objects.create(name="10.0.0.5.test", aliases=["acme.sip.test"])
+    create_sip_account(acme, "alice", password="Sesame-Open-42", domain=other)
+    acme.transfer_default = "p"
+    acme.save()
+
+    def through_the_orm(username: str, host: str):
+        account = SIPAccount.objects.lookup(username, host)
+        return None if account is None else directory_module.account_record(account)
+
+    for username, host in [
+        ("alice", "acme.sip.test"),
+        ("alice", "10.0.0.5"),
+        ("alice", "10.0.0.5.test"),
+        ("bob", "acme.sip.test"),
+        ("bob", "elsewhere.test"),
+        ("mallory", "acme.sip.test"),
+    ]:
+        assert directory_module.find_account(username, host) == through_the_orm(username, host)
+    bob = directory_module.find_account("bob", "acme.sip.test")
+    assert (bob.transfer_policy.value, bob.transfer_policy.source) == ("p", "customer")
+    assert bob.id == inheriting.pk
+    assert bob.incoming_dialplan == "in"
+
+
 async def test_a_change_saved_elsewhere_is_seen_on_the_next_request(directory, alice, acme):
     assert not (await directory.find_account("alice", "acme.sip.test")).disabled
 
@@ -385,11 +420,16 @@ async def test_destination_rules_merge_platform_and_customer_policy(directory, a
 
 
 async def test_bindings_are_saved_refreshed_listed_newest_first(directory, alice):
-    await directory.save_binding(binding(alice.pk, "sip:a@192.0.2.10", NOW + 60), max_bindings=5)
-    await directory.save_binding(binding(alice.pk, "sip:b@192.0.2.11", NOW + 600), max_bindings=5)
+    await directory.save_binding(
+        binding(alice.pk, "sip:a@192.0.2.10", NOW + 60), max_bindings=5, now=NOW
+    )
+    await directory.save_binding(
+        binding(alice.pk, "sip:b@192.0.2.11", NOW + 600), max_bindings=5, now=NOW
+    )
     await directory.save_binding(
         binding(alice.pk, "sip:a@192.0.2.10", NOW + 3600, cseq=2, user_agent="Phone/1"),
         max_bindings=5,
+        now=NOW,
     )
 
     listed = await directory.bindings(alice.pk, NOW)
@@ -403,7 +443,7 @@ async def test_bindings_are_saved_refreshed_listed_newest_first(directory, alice
 async def test_saving_past_the_limit_evicts_the_oldest_binding(directory, alice):
     for index in range(3):
         await directory.save_binding(
-            binding(alice.pk, f"sip:phone{index}@192.0.2.10", NOW + 600), max_bindings=2
+            binding(alice.pk, f"sip:phone{index}@192.0.2.10", NOW + 600), max_bindings=2, now=NOW
         )
 
     contacts = {b.contact_uri for b in await directory.bindings(alice.pk, NOW)}
@@ -412,18 +452,24 @@ async def test_saving_past_the_limit_evicts_the_oldest_binding(directory, alice)
 
 async def test_bindings_are_removed_one_or_all(directory, alice):
     for contact in ("sip:a@192.0.2.10", "sip:b@192.0.2.10", "sip:c@192.0.2.10"):
-        await directory.save_binding(binding(alice.pk, contact, NOW + 600), max_bindings=10)
+        await directory.save_binding(
+            binding(alice.pk, contact, NOW + 600), max_bindings=10, now=NOW
+        )
 
-    await directory.remove_binding(alice.pk, "sip:b@192.0.2.10")
+    await directory.remove_binding(alice.pk, "sip:b@192.0.2.10", now=NOW)
     remaining = [b.contact_uri for b in await directory.bindings(alice.pk, NOW)]
     assert sorted(remaining) == ["sip:a@192.0.2.10", "sip:c@192.0.2.10"]
-    await directory.remove_all_bindings(alice.pk)
+    await directory.remove_all_bindings(alice.pk, now=NOW)
     assert await directory.bindings(alice.pk, NOW) == []
 
 
 async def test_expire_bindings_deletes_and_returns_only_the_expired(directory, alice):
-    await directory.save_binding(binding(alice.pk, "sip:old@192.0.2.10", NOW - 1), max_bindings=5)
-    await directory.save_binding(binding(alice.pk, "sip:new@192.0.2.10", NOW + 60), max_bindings=5)
+    await directory.save_binding(
+        binding(alice.pk, "sip:old@192.0.2.10", NOW - 1), max_bindings=5, now=NOW
+    )
+    await directory.save_binding(
+        binding(alice.pk, "sip:new@192.0.2.10", NOW + 60), max_bindings=5, now=NOW
+    )
 
     expired = await directory.expire_bindings(NOW)
     assert [(b.account_id, b.contact_uri) for b in expired] == [(alice.pk, "sip:old@192.0.2.10")]
