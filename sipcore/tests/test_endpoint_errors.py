@@ -4,7 +4,6 @@ import asyncio
 import gc
 import socket
 import warnings
-from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 
 from sipcore.endpoint import Endpoint, EndpointConfig
 from sipcore.message import parse_message
+from sipcore.tests.test_transport_udp import fake_datagram_transport
 from sipcore.transport import TransportConfig, UdpSocket
 
 GOOD = (
@@ -128,10 +128,7 @@ def test_no_datagram_makes_an_exception_escape_the_endpoint():
         endpoint = Endpoint()
         endpoint.on_request = lambda request, handle: handle and handle.reply(200)
         udp = UdpSocket(endpoint, endpoint.config.transport, endpoint.transports.stats)
-        transport = mock.Mock(spec=asyncio.DatagramTransport)
-        transport.get_extra_info.return_value = ("127.0.0.1", 15010)
-        transport.is_closing.return_value = False
-        udp.connection_made(transport)
+        udp.connection_made(fake_datagram_transport())
         return endpoint, udp
 
     good = GOOD % (7, 7)

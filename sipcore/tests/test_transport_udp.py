@@ -1,6 +1,7 @@
 """The UDP socket adapter: fed through a fake transport, then over real loopback sockets."""
 
 import asyncio
+import socket
 from unittest import mock
 
 import pytest
@@ -38,12 +39,19 @@ class RecordingSink:
         self.arrived.set()
 
 
+def fake_datagram_transport() -> mock.Mock:
+    """A datagram transport bound to 127.0.0.1:15010 that sends nowhere."""
+    transport = mock.Mock(spec=asyncio.DatagramTransport)
+    extra = {"sockname": ("127.0.0.1", 15010), "socket": mock.Mock(spec=socket.socket)}
+    transport.get_extra_info.side_effect = lambda name, default=None: extra.get(name, default)
+    transport.is_closing.return_value = False
+    return transport
+
+
 def fake_udp(sink, **limits) -> tuple[UdpSocket, mock.Mock]:
     stats = TransportStats()
     udp = UdpSocket(sink, TransportConfig(**limits), stats)
-    transport = mock.Mock(spec=asyncio.DatagramTransport)
-    transport.get_extra_info.return_value = ("127.0.0.1", 15010)
-    transport.is_closing.return_value = False
+    transport = fake_datagram_transport()
     udp.connection_made(transport)
     return udp, transport
 
@@ -111,6 +119,23 @@ async def test_real_sockets_exchange_datagrams(host):
         await sender.close()
         await receiver.close()
     assert not receiver.is_open
+
+
+async def test_the_kernel_queues_a_burst_of_datagrams_for_the_socket():
+    """A deep receive buffer (up to ``net.core.rmem_max``): a loop held up for a moment
+    must not make the kernel drop a registration storm's requests."""
+    asked = 2 * 1024 * 1024
+    config, stats = TransportConfig(udp_receive_buffer=asked), TransportStats()
+    udp = await UdpSocket.bind("127.0.0.1", 0, sink=RecordingSink(), config=config, stats=stats)
+    try:
+        sock = udp._transport.get_extra_info("socket")
+        granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    finally:
+        await udp.close()
+    with open("/proc/sys/net/core/rmem_max") as limit:
+        ceiling = int(limit.read())
+    assert granted == 2 * min(asked, ceiling)  # Linux doubles it for its bookkeeping
+    assert granted > 2 * 212_992  # more than the default
 
 
 async def test_the_manager_picks_a_socket_that_can_reach_the_peer():

@@ -85,6 +85,11 @@ class TransportConfig:
     tcp_connect_timeout: how long an outgoing TCP connect may take.
     write_buffer_high: TCP write buffer above which senders wait (drain) and reading pauses.
     max_connections: TCP connections open at once; a connection beyond it is closed at once.
+    udp_receive_buffer: bytes the kernel may queue for a UDP socket (``SO_RCVBUF``, capped by
+    ``net.core.rmem_max``). The default 208 KiB holds a few hundred datagrams, about a tenth
+    of a second of a registration storm: a garbage collection or a busy database thread
+    holding the loop that long made the kernel drop requests. Phones retransmit after
+    500 ms, so a deeper queue only turns those drops into answers.
     """
 
     max_datagram_size: int = 65535
@@ -93,6 +98,7 @@ class TransportConfig:
     tcp_connect_timeout: float = 5.0
     write_buffer_high: int = 256 * 1024
     max_connections: int = 10_000
+    udp_receive_buffer: int = 4 * 1024 * 1024
 
     def __post_init__(self) -> None:
         for field in fields(self):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import cast
 
 from sipcore.transport.base import MessageSink, Peer, TransportConfig, TransportStats
@@ -52,6 +53,13 @@ class UdpSocket(asyncio.DatagramProtocol):
         self._transport = cast(asyncio.DatagramTransport, transport)
         host, port = transport.get_extra_info("sockname")[:2]
         self.local = Peer("udp", host, port)
+        sock = transport.get_extra_info("socket")
+        if sock is None:
+            return
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._config.udp_receive_buffer)
+        except OSError as error:
+            log.warning("UDP socket %s keeps the kernel's receive buffer: %s", self.local, error)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         try:
