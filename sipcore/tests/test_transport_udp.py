@@ -42,7 +42,9 @@ class RecordingSink:
 def fake_datagram_transport() -> mock.Mock:
     """A datagram transport bound to 127.0.0.1:15010 that sends nowhere."""
     transport = mock.Mock(spec=asyncio.DatagramTransport)
-    extra = {"sockname": ("127.0.0.1", 15010), "socket": mock.Mock(spec=socket.socket)}
+    sock = mock.Mock(spec=socket.socket)
+    sock.getsockopt.return_value = 2 * TransportConfig().udp_receive_buffer  # as Linux reports
+    extra = {"sockname": ("127.0.0.1", 15010), "socket": sock}
     transport.get_extra_info.side_effect = lambda name, default=None: extra.get(name, default)
     transport.is_closing.return_value = False
     return transport
@@ -136,6 +138,15 @@ async def test_the_kernel_queues_a_burst_of_datagrams_for_the_socket():
         ceiling = int(limit.read())
     assert granted == 2 * min(asked, ceiling)  # Linux doubles it for its bookkeeping
     assert granted > 2 * 212_992  # more than the default
+
+
+async def test_a_receive_buffer_capped_by_the_kernel_is_reported(caplog):
+    with open("/proc/sys/net/core/rmem_max") as limit:
+        ceiling = int(limit.read())
+    config, stats = TransportConfig(udp_receive_buffer=ceiling + 4096), TransportStats()
+    udp = await UdpSocket.bind("127.0.0.1", 0, sink=RecordingSink(), config=config, stats=stats)
+    await udp.close()
+    assert "raise net.core.rmem_max" in caplog.text
 
 
 async def test_the_manager_picks_a_socket_that_can_reach_the_peer():

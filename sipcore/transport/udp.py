@@ -56,10 +56,22 @@ class UdpSocket(asyncio.DatagramProtocol):
         sock = transport.get_extra_info("socket")
         if sock is None:
             return
+        asked = self._config.udp_receive_buffer
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._config.udp_receive_buffer)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, asked)
+            granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
         except OSError as error:
             log.warning("UDP socket %s keeps the kernel's receive buffer: %s", self.local, error)
+            return
+        if granted < asked:
+            # Linux caps the request at net.core.rmem_max without an error.
+            log.warning(
+                "UDP socket %s got a %d-byte receive buffer, not %d: raise net.core.rmem_max "
+                "or bursts of requests are dropped",
+                self.local,
+                granted,
+                asked,
+            )
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from sipcore.auth import CredentialsRejected, DigestClient, NoUsableChallenge
 
 TICK = 0.01
+RECEIVE_BUFFER = 4 * 1024 * 1024
 DEFAULT_TIMEOUT = 8.0
 
 
@@ -59,6 +61,9 @@ class RegistrationLoad(asyncio.DatagramProtocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        # The load must not be what drops answers: a deep queue, as the worker has.
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
