@@ -137,7 +137,6 @@ async def test_the_kernel_queues_a_burst_of_datagrams_for_the_socket():
     with open("/proc/sys/net/core/rmem_max") as limit:
         ceiling = int(limit.read())
     assert granted == 2 * min(asked, ceiling)  # Linux doubles it for its bookkeeping
-    assert granted > 2 * 212_992  # more than the default
 
 
 async def test_a_receive_buffer_capped_by_the_kernel_is_reported(caplog):
