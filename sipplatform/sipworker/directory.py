@@ -333,7 +333,7 @@ def _postgresql() -> bool:
 
 def all_bindings(account_ids: Sequence[int]) -> dict[int, tuple[BindingRecord, ...]]:
     """Every binding row of each account, expired or not (the cache filters on each read),
-    in the order of ``bindings``; an account without any maps to ``()``.
+    the latest expiry first; an account without any maps to ``()``.
 
     On PostgreSQL in plain SQL: the ORM spends more CPU composing this query than the
     database spends answering it.
