@@ -6,6 +6,7 @@ skip with the reason (a failure under CI=true).
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from sipcore.cluster import DialogueOwnership, WorkerInfo
 from sipcore.message import Request, new_tag
 
 CLUSTER_TEST_DATABASE = 11
@@ -59,3 +61,19 @@ def sip_request(method: str, call_id: str, *, to_tag: str = "", **extra: str) ->
             *extra.items(),
         ],
     )
+
+
+PEEK = WorkerInfo(worker_id="observer", transport="udp", host="127.0.0.1", port=9)
+"""A worker that only looks at the shared ownership records."""
+
+
+async def owner_becomes(redis: Redis, call_id: str, worker_id: str | None) -> None:
+    """Wait (up to 5 s) until the dialogue ``call_id`` is owned by ``worker_id`` (None: by no
+    worker)."""
+    view = DialogueOwnership(redis, PEEK)
+    async with asyncio.timeout(5):
+        while True:
+            owner = await view.owner(call_id)
+            if (owner.worker_id if owner else None) == worker_id:
+                return
+            await asyncio.sleep(0.02)

@@ -26,7 +26,12 @@ from sipcore.cluster.takeover import TAKEOVER_HEADER, TakeoverSigner
 from sipcore.events import MemoryEventSink
 from sipcore.memory_directory import MemoryDirectory
 from sipcore.message import Replaces, Request, new_call_id, new_tag
-from sipcore.tests.cluster_support import cluster_redis_url, flushed_redis
+from sipcore.tests.cluster_support import (
+    PEEK,
+    cluster_redis_url,
+    flushed_redis,
+    owner_becomes,
+)
 from sipcore.tests.phones import DOMAIN, PhoneCall, World, running_world, sdp
 from sipcore.tests.test_transfer_server_side import (
     TRANSFER_DIALPLAN,
@@ -50,7 +55,6 @@ pytestmark = pytest.mark.real
 
 SECRET = b"cluster-test-secret-0123456789"
 DATABASE = 4
-PEEK = WorkerInfo(worker_id="observer", transport="udp", host="127.0.0.1", port=9)
 
 
 @pytest.fixture
@@ -82,16 +86,6 @@ async def workers(count: int):
         for user in ("alice", "bob", "carol", "dave"):
             worlds[0].add_account(user)
         yield worlds
-
-
-async def owner_becomes(redis, call_id: str, worker_id: str | None) -> None:
-    view = DialogueOwnership(redis, PEEK)
-    async with asyncio.timeout(5):
-        while True:
-            owner = await view.owner(call_id)
-            if (owner.worker_id if owner else None) == worker_id:
-                return
-            await asyncio.sleep(0.02)
 
 
 async def on_worker(world: World, caller, callee, offer: bytes) -> tuple[PhoneCall, PhoneCall]:

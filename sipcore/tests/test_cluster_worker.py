@@ -10,14 +10,18 @@ import asyncio
 
 import pytest
 
-from sipcore.cluster import ClusterConfig, DialogueOwnership, WorkerInfo
-from sipcore.tests.cluster_support import cluster_redis_url, flushed_redis, sip_request
+from sipcore.cluster import ClusterConfig
+from sipcore.tests.cluster_support import (
+    cluster_redis_url,
+    flushed_redis,
+    owner_becomes,
+    sip_request,
+)
 from sipcore.tests.phones import DOMAIN, running_world
 
 pytestmark = pytest.mark.real
 
 SECRET = b"cluster-test-secret-0123456789"
-PEEK = WorkerInfo(worker_id="observer", transport="udp", host="127.0.0.1", port=9)
 
 
 @pytest.fixture
@@ -31,16 +35,6 @@ def cluster() -> ClusterConfig:
     return ClusterConfig(
         redis_url=cluster_redis_url(), forwarding_secret=SECRET, refresh_interval=0.2
     )
-
-
-async def owner_becomes(redis, call_id: str, worker_id: str | None) -> None:
-    view = DialogueOwnership(redis, PEEK)
-    async with asyncio.timeout(5):
-        while True:
-            owner = await view.owner(call_id)
-            if (owner.worker_id if owner else None) == worker_id:
-                return
-            await asyncio.sleep(0.02)
 
 
 async def test_a_bye_reaching_the_other_worker_ends_the_call(redis, cluster):

@@ -29,6 +29,7 @@ from sipcore.message import Request, Response
 from sipcore.policy import DestinationRules
 from sipcore.security import Subject
 from sipcore.tests.phones import DOMAIN, Phone, PhoneCall, World, running_world, sdp
+from sipcore.tests.test_transfer_b2bua import connected as alice_calls_bob
 
 PREMIUM_RATE_PREFIXES = importlib.import_module(
     "sipplatform.dialplans.migrations.0002_premium_rate_prefixes"
@@ -147,16 +148,8 @@ async def test_the_call_rate_limit_of_a_customer_holds_under_a_burst(world, trun
 
 async def connected(world: World, policy: str) -> tuple[PhoneCall, PhoneCall]:
     """alice calls bob, both accounts with the transfer policy ``policy``; both ends once up."""
-    for user in ("alice", "bob"):
-        world.change_account(user, transfer_policy=TransferPolicy(value=policy, source="account"))
-    bob = await world.phone("bob")
-    alice = await world.phone("alice")
-    call = await alice.call(f"sip:bob@{DOMAIN}", body=sdp("alice-1"))
-    assert call.final is not None and call.final.status == 200
-    incoming = await bob.incoming.get()
-    await asyncio.wait_for(incoming.acked.wait(), 5)
-    await world.settle(lambda: world.worker.active_calls == 1)
-    return call, incoming
+    world.change_account("alice", transfer_policy=TransferPolicy(value=policy, source="account"))
+    return await alice_calls_bob(world, policy)
 
 
 async def refer_storm(call: PhoneCall, targets: list[str]) -> list[Response]:
